@@ -1,0 +1,51 @@
+"""fastloss: fused, parallel, deterministic Numba kernels for classification losses.
+
+``import fastloss`` is light: NumPy only. Numba, SciPy and the kernels load on first use, and
+compiled kernels come from Numba's on-disk cache after the first run.
+
+Public names: ``LOSSES``, ``get_loss``, ``LinearObjective``, ``log_loss``, ``kernels``,
+``reference``, ``precompile``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._names import LOSSES
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "get_loss": ("fastloss.pointwise", "get_loss"),
+    "Loss": ("fastloss.pointwise", "Loss"),
+    "LinearObjective": ("fastloss.objective", "LinearObjective"),
+    "log_loss": ("fastloss.metrics", "log_loss"),
+    "precompile": ("fastloss._precompile", "precompile"),
+}
+_SUBMODULES = {"kernels", "reference", "dask", "metrics", "objective", "pointwise", "losses"}
+
+__all__ = [
+    "LOSSES",
+    "LinearObjective",
+    "__version__",
+    "get_loss",
+    "kernels",
+    "log_loss",
+    "precompile",
+    "reference",
+]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"fastloss.{name}")
+    raise AttributeError(f"module 'fastloss' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)

@@ -1,0 +1,41 @@
+"""Every tunable of fastloss in one place.
+
+Nothing here depends on the number of threads: chunk boundaries derive from the data size
+only, which is what makes every reduction bitwise reproducible across ``n_threads``.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: LLVM fast-math flags of the matrix kernels. ``reassoc`` lets the per-row dot products and
+#: the gradient updates vectorize; ``contract`` allows FMA. ``nnan``/``ninf`` are deliberately
+#: absent: losses legitimately produce ``inf`` (``exponential`` at m = -1e3) and the compiler
+#: would be allowed to delete ``isfinite`` checks (numba #2919, #7701).
+FASTMATH = frozenset({"reassoc", "contract"})
+
+#: Compiled kernels are written to Numba's on-disk cache (``NUMBA_CACHE_DIR`` if set).
+#: ``FASTLOSS_NO_CACHE=1`` turns it off (for debugging a kernel edit that the cache does not see).
+CACHE = os.environ.get("FASTLOSS_NO_CACHE", "0") != "1"
+
+#: A chunk (the unit of per-chunk partial sums) has at least this many rows ...
+MIN_CHUNK_ROWS = 1024
+#: ... and there are at most this many chunks, so the partial-gradient buffers stay small
+#: (``MAX_CHUNKS * n_coef`` float64) while 16+ threads still get balanced work.
+MAX_CHUNKS = 512
+
+#: ... and all chunks' partial-sum vectors together take at most this many bytes, so that a
+#: wide problem (d = 2,000,000 sparse features) gets fewer chunks instead of
+#: ``MAX_CHUNKS * d`` float64 (8 GB). A chunk count lowered this way still depends on the
+#: data only, never on the thread count.
+PARTIAL_BUDGET_BYTES = 256 * 1024 * 1024
+
+#: Rows are processed in cache blocks of about this many bytes of ``X``: the scores of a block
+#: are computed, then the pointwise derivatives (a loop the compiler can vectorize), then the
+#: gradient update while the block is still in L2.
+BLOCK_BYTES = 64 * 1024
+#: Upper bound of rows in one block (the per-block scratch vectors are on the stack-sized heap).
+MAX_BLOCK_ROWS = 256
+
+#: ``LinearObjective.hessian`` refuses ``n_coef`` above this (a 20,000^2 float64 matrix is 3.2 GB).
+HESSIAN_MAX_COEF = 20_000

@@ -1,0 +1,32 @@
+"""The one decorator factory every compiled function of fastloss goes through."""
+
+from __future__ import annotations
+
+from numba import njit
+
+from . import _config
+
+#: Only explicit ``prange`` loops become parallel: no implicit parallelization of NumPy
+#: expressions, no fusion passes (they cost compile time and could reorder reductions).
+_PRANGE_ONLY = dict(
+    prange=True, comprehension=False, numpy=False, reduction=False,
+    setitem=False, stencil=False, fusion=False,
+)
+
+
+def jit(*, parallel: bool = False, fastmath: bool = True, inline: bool = False):
+    """Return ``numba.njit`` with fastloss's shared options.
+
+    ``error_model="numpy"`` drops Python's division-by-zero checks from hot loops (a division by
+    zero gives inf/nan as in NumPy). ``fastmath`` uses the flags of ``_config.FASTMATH`` (never
+    ``nnan``/``ninf``); the scalar loss functions are compiled with ``fastmath=False`` so that the
+    stable formulas keep their exact evaluation order.
+    """
+    options = dict(cache=_config.CACHE, error_model="numpy", nogil=True)
+    if parallel:
+        options["parallel"] = _PRANGE_ONLY
+    if fastmath:
+        options["fastmath"] = set(_config.FASTMATH)
+    if inline:
+        options["inline"] = "always"
+    return njit(**options)

@@ -1,0 +1,304 @@
+"""Every check and conversion, before any kernel runs.
+
+Numba does not check bounds: a wrong shape reaching a kernel could read or write outside an
+array. Every public entry point therefore passes its inputs through these functions, which
+raise ``ValueError`` / ``TypeError`` saying what is wrong and where, never modify the caller's
+arrays, and return arrays of exactly the types and shapes the kernels assume.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _config
+from ._names import LOSS_IDS, canonical_name
+
+_FLOATS = (np.float32, np.float64)
+
+
+def _where(name: str) -> str:
+    return f"`{name}`"
+
+
+def check_loss(loss) -> tuple[str, int]:
+    name = canonical_name(loss)
+    return name, LOSS_IDS[name]
+
+
+def check_scalar(x, name: str, *, low: float | None = 0.0) -> float:
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{_where(name)} must be a real number, got {type(x).__name__}")
+    x = float(x)
+    if not np.isfinite(x):
+        raise ValueError(f"{_where(name)} must be finite, got {x}")
+    if low is not None and x < low:
+        raise ValueError(f"{_where(name)} must be >= {low}, got {x}")
+    return x
+
+
+def _as_real_array(a, name: str, *, copy_dtype=np.float64) -> np.ndarray:
+    """``a`` as an ndarray of a real dtype (bool/int/float); object or complex input is refused."""
+    if isinstance(a, np.ndarray):
+        arr = np.asarray(a)  # strips subclasses (np.memmap, np.matrix) without copying
+    else:
+        try:
+            arr = np.asarray(a)
+        except Exception as exc:  # ragged lists and the like
+            raise ValueError(f"{_where(name)} could not be converted to an array: {exc}") from None
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{_where(name)} must be real, got complex dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(copy_dtype)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{_where(name)} must hold real numbers, got dtype {arr.dtype}: {exc}") from None
+    return arr
+
+
+def _first_nonfinite_1d(a: np.ndarray) -> int:
+    if a.dtype.kind in "biu":
+        return -1
+    bad = np.flatnonzero(~np.isfinite(a))
+    return int(bad[0]) if bad.size else -1
+
+
+# --- X ------------------------------------------------------------------------------------------
+
+def check_X(X, name: str = "X"):
+    """Return ``(X_kernel, n, d, dtype)``.
+
+    Dense float32/float64 arrays in C or F order are used in place (read-only and memory-mapped
+    ones too). Other real dtypes become float64 and non-contiguous arrays C-ordered: the only
+    copies made. Sparse input becomes a CSR tuple ``(data, indices, indptr, n_cols)``.
+    """
+    import scipy.sparse as sp  # scipy is a dependency; imported here to keep ``import fastloss`` light
+
+    if sp.issparse(X):
+        return _check_sparse(X, name, sp)
+    arr = _as_real_array(X, name)
+    if arr.ndim != 2:
+        raise ValueError(f"{_where(name)} must be 2-dimensional (n_samples, n_features), got shape {arr.shape}")
+    n, d = arr.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"{_where(name)} is empty: shape {arr.shape}; need at least one sample and one feature")
+    if arr.dtype not in _FLOATS:
+        arr = arr.astype(np.float64)
+    if not (arr.flags.c_contiguous or arr.flags.f_contiguous):
+        arr = np.ascontiguousarray(arr)
+    from .kernels._checks import first_nonfinite_2d
+
+    if arr.flags.c_contiguous:
+        flat = first_nonfinite_2d(arr)
+        if flat >= 0:
+            i, j = divmod(int(flat), d)
+            raise ValueError(f"{_where(name)} contains a non-finite value {arr[i, j]} at row {i}, column {j}")
+    else:
+        flat = first_nonfinite_2d(arr.T)
+        if flat >= 0:
+            j, i = divmod(int(flat), n)
+            raise ValueError(f"{_where(name)} contains a non-finite value {arr[i, j]} at row {i}, column {j}")
+    return arr, n, d, arr.dtype
+
+
+def _check_sparse(X, name, sp):
+    if X.ndim != 2:
+        raise ValueError(f"{_where(name)} must be 2-dimensional, got shape {X.shape}")
+    if X.format != "csr":
+        X = X.tocsr()  # CSC, COO, ...: converted once, at construction
+    n, d = X.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"{_where(name)} is empty: shape {X.shape}; need at least one sample and one feature")
+    data = np.asarray(X.data)
+    if data.dtype.kind == "c":
+        raise TypeError(f"{_where(name)} must be real, got complex dtype {data.dtype}")
+    if data.dtype not in _FLOATS:
+        data = data.astype(np.float64)
+    indices = np.asarray(X.indices)
+    indptr = np.asarray(X.indptr)
+    if indices.dtype not in (np.int32, np.int64):
+        indices = indices.astype(np.int64)
+    if indptr.dtype != indices.dtype:
+        indptr = indptr.astype(indices.dtype)
+    if indptr.ndim != 1 or indptr.size != n + 1:
+        raise ValueError(f"{_where(name)}.indptr has size {indptr.size}, expected n_rows + 1 = {n + 1}")
+    if indptr[0] != 0:
+        raise ValueError(f"{_where(name)}.indptr[0] must be 0, got {indptr[0]}")
+    nnz = int(indptr[-1])
+    if indices.size < nnz or data.size < nnz:
+        raise ValueError(
+            f"{_where(name)}.indptr[-1] = {nnz} but indices has {indices.size} and data {data.size} entries"
+        )
+    indices, data = indices[:nnz], data[:nnz]
+    if not (data.flags.c_contiguous and indices.flags.c_contiguous and indptr.flags.c_contiguous):
+        data, indices, indptr = (np.ascontiguousarray(a) for a in (data, indices, indptr))
+    from .kernels._checks import csr_first_bad_structure, first_nonfinite_2d
+
+    code, pos = csr_first_bad_structure(indices, indptr, d)
+    if code == 1:
+        raise ValueError(f"{_where(name)}.indptr decreases at row {pos}: {indptr[pos]} > {indptr[pos + 1]}")
+    if code == 2:
+        row = int(np.searchsorted(indptr, pos, side="right") - 1)
+        raise ValueError(
+            f"{_where(name)} has column index {indices[pos]} out of range [0, {d}) at stored entry {pos} (row {row})"
+        )
+    if nnz:
+        bad = first_nonfinite_2d(data.reshape(nnz, 1))
+        if bad >= 0:
+            row = int(np.searchsorted(indptr, bad, side="right") - 1)
+            raise ValueError(
+                f"{_where(name)} contains a non-finite value {data[bad]} at row {row}, column {indices[bad]}"
+            )
+    return (data, indices, indptr, d), n, d, data.dtype
+
+
+# --- labels and weights ---------------------------------------------------------------------------
+
+def _label_array(y, n: int | None, name: str) -> np.ndarray:
+    arr = _as_real_array(y, name)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{_where(name)} must be 1-dimensional, got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{_where(name)} has {arr.shape[0]} entries but there are {n} samples")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{_where(name)} is empty")
+    bad = _first_nonfinite_1d(arr)
+    if bad >= 0:
+        raise ValueError(f"{_where(name)} contains a non-finite value {arr[bad]} at position {bad}")
+    return arr
+
+
+def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true") -> np.ndarray:
+    """Labels in {0, 1} or {-1, +1} (soft labels in [0, 1] for logistic) -> float64 in [0, 1]."""
+    arr = _label_array(y, n, name).astype(np.float64)  # always a copy: never alias the caller
+    if np.any(arr < 0):
+        bad = np.flatnonzero((arr != -1.0) & (arr != 1.0))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"{_where(name)} mixes conventions: labels contain -1, so all must be -1 or +1, "
+                f"but {_where(name)}[{i}] = {arr[i]:g}"
+            )
+        return (arr + 1.0) * 0.5
+    if loss == "logistic":
+        bad = np.flatnonzero(arr > 1.0)
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"{_where(name)}[{i}] = {arr[i]:g} is not a valid label for 'logistic': labels must be "
+                f"0/1, -1/+1, or probabilities in [0, 1]"
+            )
+        return arr
+    bad = np.flatnonzero((arr != 0.0) & (arr != 1.0))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{_where(name)}[{i}] = {arr[i]:g} is not a valid label for {loss!r}: labels must be 0/1 or -1/+1 "
+            f"(soft labels are accepted only by 'logistic')"
+        )
+    return arr
+
+
+def check_class_labels(y, n: int | None, n_classes: int | None, name: str = "y_true") -> tuple[np.ndarray, int]:
+    """Class indices 0..K-1 (integer-valued numbers) -> (int64 array, K)."""
+    arr = _label_array(y, n, name)
+    if arr.dtype.kind == "b":
+        arr = arr.astype(np.int64)
+    bad = np.flatnonzero((arr < 0) | (arr != np.floor(arr)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{_where(name)}[{i}] = {arr[i]:g} is not a class index: multinomial labels must be integers 0..K-1"
+        )
+    top = int(arr.max())
+    if n_classes is None:
+        n_classes = max(top + 1, 2)
+    else:
+        if isinstance(n_classes, (bool, np.bool_)) or not isinstance(n_classes, numbers.Integral):
+            raise TypeError(f"`n_classes` must be an int, got {type(n_classes).__name__}")
+        n_classes = int(n_classes)
+        if n_classes < 2:
+            raise ValueError(f"`n_classes` must be >= 2, got {n_classes}")
+        if top >= n_classes:
+            i = int(np.argmax(arr))
+            raise ValueError(
+                f"{_where(name)}[{i}] = {arr[i]:g} is not a class index below n_classes = {n_classes}"
+            )
+    return arr.astype(np.int64), n_classes
+
+
+def check_sample_weight(sample_weight, n: int, name: str = "sample_weight") -> np.ndarray:
+    """float64 ``(n,)`` copy of non-negative finite weights with a positive sum; size 0 for None."""
+    if sample_weight is None:
+        return np.empty(0)
+    arr = _as_real_array(sample_weight, name)
+    if arr.ndim == 0:
+        raise ValueError(f"{_where(name)} must be 1-dimensional with {n} entries, got a scalar")
+    if arr.ndim != 1:
+        raise ValueError(f"{_where(name)} must be 1-dimensional, got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"{_where(name)} has {arr.shape[0]} entries but there are {n} samples")
+    bad = _first_nonfinite_1d(arr)
+    if bad >= 0:
+        raise ValueError(f"{_where(name)} contains a non-finite value {arr[bad]} at position {bad}")
+    arr = arr.astype(np.float64)
+    neg = np.flatnonzero(arr < 0)
+    if neg.size:
+        i = int(neg[0])
+        raise ValueError(f"{_where(name)} must be non-negative, but {_where(name)}[{i}] = {arr[i]:g}")
+    if not arr.sum() > 0:
+        raise ValueError(f"{_where(name)} sums to 0: at least one sample needs a positive weight")
+    return arr
+
+
+# --- coefficients and directions ------------------------------------------------------------------
+
+def check_coef(coef, coef_shape: tuple, name: str = "coef") -> np.ndarray:
+    """Flat float64 C-contiguous copy of ``coef`` (shape ``coef_shape`` or flat); finite."""
+    arr = _as_real_array(coef, name)
+    n_coef = int(np.prod(coef_shape))
+    if arr.shape != tuple(coef_shape) and arr.shape != (n_coef,):
+        raise ValueError(
+            f"{_where(name)} has shape {arr.shape}; expected {tuple(coef_shape)} or ({n_coef},)"
+        )
+    flat = np.array(arr, dtype=np.float64, order="C").reshape(n_coef)
+    bad = _first_nonfinite_1d(flat)
+    if bad >= 0:
+        raise ValueError(f"{_where(name)} contains a non-finite value {flat[bad]} at flat position {bad}")
+    return flat
+
+
+def check_directions(v, coef_shape: tuple, name: str = "v") -> tuple[np.ndarray, bool]:
+    """``v`` as float64 ``(k, n_coef)`` C-contiguous (a copy), and whether it was one direction.
+
+    One direction: shape ``coef_shape`` or ``(n_coef,)``. Several: ``(n_coef, k)``.
+    """
+    arr = _as_real_array(v, name)
+    n_coef = int(np.prod(coef_shape))
+    if arr.shape == tuple(coef_shape) or arr.shape == (n_coef,):
+        V, single = np.array(arr, dtype=np.float64, order="C").reshape(1, n_coef), True
+    elif arr.ndim == 2 and arr.shape[0] == n_coef and arr.shape[1] >= 1:
+        V, single = np.ascontiguousarray(arr.T, dtype=np.float64), False
+        if np.shares_memory(V, arr):
+            V = V.copy()
+    else:
+        raise ValueError(
+            f"{_where(name)} has shape {arr.shape}; expected {tuple(coef_shape)}, ({n_coef},) "
+            f"or ({n_coef}, k) for k directions"
+        )
+    flat = V.reshape(-1)
+    bad = _first_nonfinite_1d(flat)
+    if bad >= 0:
+        raise ValueError(f"{_where(name)} contains a non-finite value {flat[bad]}")
+    return V, single
+
+
+def check_hessian_size(n_coef: int) -> None:
+    if n_coef > _config.HESSIAN_MAX_COEF:
+        raise ValueError(
+            f"hessian() is limited to n_coef <= {_config.HESSIAN_MAX_COEF} (a {n_coef} x {n_coef} float64 "
+            f"matrix would need {n_coef * n_coef * 8 / 1e9:.1f} GB); use hessp() or hessian_diag()"
+        )

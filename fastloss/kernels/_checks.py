@@ -1,0 +1,44 @@
+"""Parallel scans used by the validation layer (no temporaries of the size of ``X``)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from .._jit import jit
+from ._matrix import _dense_chunk_bounds
+
+
+@jit()
+def _first_nonfinite_rows(X, start, stop):
+    for i in range(start, stop):
+        for j in range(X.shape[1]):
+            if not np.isfinite(X[i, j]):
+                return i * X.shape[1] + j
+    return -1
+
+
+@jit(parallel=True)
+def first_nonfinite_2d(X):
+    """Flat C-order index ``i * d + j`` of the first non-finite entry of 2-D ``X``, or -1."""
+    bounds = _dense_chunk_bounds(X.shape[0])
+    n_chunks = bounds.size - 1
+    found = np.full(n_chunks, -1, dtype=np.int64)
+    for c in prange(n_chunks):
+        found[c] = _first_nonfinite_rows(X, bounds[c], bounds[c + 1])
+    for c in range(n_chunks):
+        if found[c] >= 0:
+            return found[c]
+    return -1
+
+
+@jit()
+def csr_first_bad_structure(indices, indptr, n_cols):
+    """Check CSR structure; return (code, position): 0 ok, 1 indptr decreasing, 2 index out of range."""
+    for i in range(indptr.size - 1):
+        if indptr[i + 1] < indptr[i]:
+            return 1, i
+    for p in range(indices.size):
+        if indices[p] < 0 or indices[p] >= n_cols:
+            return 2, p
+    return 0, -1

@@ -1,0 +1,266 @@
+"""Row-block primitives over a design matrix, one implementation per storage format.
+
+A *matrix* reaching a kernel is either a 2-D NumPy array in C or F order (float32 or float64),
+or a CSR triple packed as the tuple ``(data, indices, indptr, n_cols)``. The kernels of
+:mod:`fastloss.kernels.linear` are written once against the functions below; Numba picks the
+implementation for the matrix type at compile time (``@overload``), so no kernel knows which
+format it runs on, and no kernel is copied per format.
+
+Conventions shared by every primitive (``a:b`` is a block of rows, ``r = i - a``):
+
+* ``W`` has shape ``(k, >= d)``: only its first ``d`` columns are read (a coefficient row may
+  carry the intercept in column ``d``).
+* ``Z`` / ``G`` have shape ``(k, >= b - a)`` and hold one value per row of the block.
+* ``OUT`` has shape ``(k, >= d)``; primitives *add* into its first ``d`` columns.
+
+Accumulation is float64 whatever the dtype of ``X``. Nothing is validated here: the caller
+guarantees ``0 <= a <= b <= n_rows(X)``, the shapes above, and (for CSR) indices in range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+from .. import _config
+from .._jit import jit
+
+
+def _is_dense(X, layout):
+    return isinstance(X, types.Array) and X.ndim == 2 and X.layout == layout
+
+
+def _is_csr(X):
+    return isinstance(X, types.BaseTuple) and len(X) == 4
+
+
+def n_rows(X):
+    """Number of rows of a matrix."""
+
+
+def n_cols(X):
+    """Number of columns of a matrix."""
+
+
+def block_rows(X):
+    """Rows per cache block: about ``BLOCK_BYTES`` of ``X``, between 1 and ``MAX_BLOCK_ROWS``."""
+
+
+def chunk_bounds(X, width):
+    """Row boundaries of the reduction chunks (int64, ``n_chunks + 1``), from the data only.
+
+    ``width`` is the length of one chunk's partial-sum vector: the number of chunks is capped so
+    that ``n_chunks * width`` float64 stay within ``_config.PARTIAL_BUDGET_BYTES``.
+    """
+
+
+def rows_dot(X, a, b, W, Z):
+    """``Z[k, i - a] = X[i, :d] @ W[k, :d]`` for rows ``a <= i < b``."""
+
+
+def rows_axpy(X, a, b, G, OUT):
+    """``OUT[k, :d] += sum_i G[k, i - a] * X[i, :d]``."""
+
+
+def rows_sq_axpy(X, a, b, g, out):
+    """``out[:d] += sum_i g[i - a] * X[i, :d] ** 2`` (diagonal of a weighted Gram matrix)."""
+
+
+def rows_densify(X, a, b, D):
+    """``D[i - a, :d] = X[i, :d]`` as float64 (zeros where CSR stores nothing)."""
+
+
+_INLINE = dict(jit_options=dict(fastmath=set(_config.FASTMATH), error_model="numpy"))
+
+
+@jit()
+def n_chunks_for(n, width):
+    """How many chunks ``n`` rows are split into when each keeps ``width`` partial sums."""
+    by_rows = (n + _config.MIN_CHUNK_ROWS - 1) // _config.MIN_CHUNK_ROWS
+    by_memory = _config.PARTIAL_BUDGET_BYTES // (8 * max(width, 1))
+    return max(1, min(_config.MAX_CHUNKS, by_rows, by_memory))
+
+
+@jit()
+def _dense_chunk_bounds(n, width=0):
+    n_chunks = n_chunks_for(n, width)
+    bounds = np.empty(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks + 1):
+        bounds[c] = (c * n) // n_chunks
+    return bounds
+
+
+@overload(n_rows, **_INLINE)
+def _n_rows(X):
+    if isinstance(X, types.Array):
+        return lambda X: X.shape[0]
+    if _is_csr(X):
+        return lambda X: X[2].shape[0] - 1
+
+
+@overload(n_cols, **_INLINE)
+def _n_cols(X):
+    if isinstance(X, types.Array):
+        return lambda X: X.shape[1]
+    if _is_csr(X):
+        return lambda X: X[3]
+
+
+@overload(block_rows, **_INLINE)
+def _block_rows(X):
+    if isinstance(X, types.Array):
+        itemsize = X.dtype.bitwidth // 8
+
+        def impl(X):
+            per_row = max(1, X.shape[1] * itemsize)
+            return max(1, min(_config.MAX_BLOCK_ROWS, _config.BLOCK_BYTES // per_row))
+        return impl
+    if _is_csr(X):
+        return lambda X: _config.MAX_BLOCK_ROWS
+
+
+@overload(chunk_bounds, **_INLINE)
+def _chunk_bounds(X, width):
+    if isinstance(X, types.Array):
+        return lambda X, width: _dense_chunk_bounds(X.shape[0], width)
+    if _is_csr(X):
+        return lambda X, width: _dense_chunk_bounds(X[2].shape[0] - 1, width)
+
+
+# --- rows_dot --------------------------------------------------------------------------------
+
+@overload(rows_dot, **_INLINE)
+def _rows_dot(X, a, b, W, Z):
+    if _is_dense(X, "C"):
+        def impl(X, a, b, W, Z):
+            d = X.shape[1]
+            for r in range(b - a):
+                i = a + r
+                for k in range(W.shape[0]):
+                    acc = 0.0
+                    for j in range(d):
+                        acc += X[i, j] * W[k, j]
+                    Z[k, r] = acc
+        return impl
+    if _is_dense(X, "F"):
+        def impl(X, a, b, W, Z):
+            d = X.shape[1]
+            m = b - a
+            for k in range(W.shape[0]):
+                for r in range(m):
+                    Z[k, r] = 0.0
+            for j in range(d):
+                for k in range(W.shape[0]):
+                    wj = W[k, j]
+                    for r in range(m):
+                        Z[k, r] += X[a + r, j] * wj
+        return impl
+    if _is_csr(X):
+        def impl(X, a, b, W, Z):
+            data, indices, indptr = X[0], X[1], X[2]
+            for r in range(b - a):
+                i = a + r
+                lo, hi = indptr[i], indptr[i + 1]
+                for k in range(W.shape[0]):
+                    acc = 0.0
+                    for p in range(lo, hi):
+                        acc += data[p] * W[k, indices[p]]
+                    Z[k, r] = acc
+        return impl
+
+
+# --- rows_axpy -------------------------------------------------------------------------------
+
+@overload(rows_axpy, **_INLINE)
+def _rows_axpy(X, a, b, G, OUT):
+    if _is_dense(X, "C"):
+        def impl(X, a, b, G, OUT):
+            d = X.shape[1]
+            for r in range(b - a):
+                i = a + r
+                for k in range(G.shape[0]):
+                    g = G[k, r]
+                    if g != 0.0:
+                        for j in range(d):
+                            OUT[k, j] += g * X[i, j]
+        return impl
+    if _is_dense(X, "F"):
+        def impl(X, a, b, G, OUT):
+            d = X.shape[1]
+            m = b - a
+            for j in range(d):
+                for k in range(G.shape[0]):
+                    acc = 0.0
+                    for r in range(m):
+                        acc += G[k, r] * X[a + r, j]
+                    OUT[k, j] += acc
+        return impl
+    if _is_csr(X):
+        def impl(X, a, b, G, OUT):
+            data, indices, indptr = X[0], X[1], X[2]
+            for r in range(b - a):
+                i = a + r
+                lo, hi = indptr[i], indptr[i + 1]
+                for k in range(G.shape[0]):
+                    g = G[k, r]
+                    if g != 0.0:
+                        for p in range(lo, hi):
+                            OUT[k, indices[p]] += g * data[p]
+        return impl
+
+
+@overload(rows_sq_axpy, **_INLINE)
+def _rows_sq_axpy(X, a, b, g, out):
+    if _is_dense(X, "C"):
+        def impl(X, a, b, g, out):
+            d = X.shape[1]
+            for r in range(b - a):
+                i = a + r
+                gr = g[r]
+                if gr != 0.0:
+                    for j in range(d):
+                        x = np.float64(X[i, j])
+                        out[j] += gr * x * x
+        return impl
+    if _is_dense(X, "F"):
+        def impl(X, a, b, g, out):
+            d = X.shape[1]
+            for j in range(d):
+                acc = 0.0
+                for r in range(b - a):
+                    x = np.float64(X[a + r, j])
+                    acc += g[r] * x * x
+                out[j] += acc
+        return impl
+    if _is_csr(X):
+        def impl(X, a, b, g, out):
+            data, indices, indptr = X[0], X[1], X[2]
+            for r in range(b - a):
+                i = a + r
+                gr = g[r]
+                if gr != 0.0:
+                    for p in range(indptr[i], indptr[i + 1]):
+                        x = np.float64(data[p])
+                        out[indices[p]] += gr * x * x
+        return impl
+
+
+@overload(rows_densify, **_INLINE)
+def _rows_densify(X, a, b, D):
+    if isinstance(X, types.Array):
+        def impl(X, a, b, D):
+            for r in range(b - a):
+                for j in range(X.shape[1]):
+                    D[r, j] = X[a + r, j]
+        return impl
+    if _is_csr(X):
+        def impl(X, a, b, D):
+            data, indices, indptr = X[0], X[1], X[2]
+            for r in range(b - a):
+                i = a + r
+                for j in range(X[3]):
+                    D[r, j] = 0.0
+                for p in range(indptr[i], indptr[i + 1]):
+                    D[r, indices[p]] += data[p]
+        return impl

@@ -484,7 +484,8 @@ def objective_loss(
     """
     pb = _Problem(name, X, y, coef, l2, fit_intercept, sample_weight, n_classes)
     data_term = np.sum(pb.w * pb.pointwise(0))
-    penalty = 0.5 * pb.l2 * np.sum((pb.W * pb.mask) ** 2)
+    # No penalty term at all when l2 == 0 (0 * inf would turn a huge but finite coef into nan).
+    penalty = 0.5 * pb.l2 * np.sum((pb.W * pb.mask) ** 2) if pb.l2 else 0.0
     return float(data_term + penalty)
 
 

@@ -1,0 +1,39 @@
+"""Shared data for the test suite.
+
+The Numba cache is shared across the run (``NUMBA_CACHE_DIR`` in ``.ci/run``), and the tests reuse
+a few small data sets so that each kernel compiles once per dtype/layout combination.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastloss
+
+N, D = 3000, 6  # 3000 rows: several reduction chunks (MIN_CHUNK_ROWS = 1024) and cache blocks
+
+
+def make_problem(n=N, d=D, seed=0, dtype=np.float64, order="C", labels="01"):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    X = np.asfortranarray(X) if order == "F" else np.ascontiguousarray(X)
+    y = (rng.random(n) < 0.4).astype(np.float64)
+    if labels == "pm1":
+        y = 2 * y - 1
+    sw = rng.uniform(0.1, 2.0, n)
+    return X, y, sw
+
+
+@pytest.fixture(scope="session")
+def problem():
+    return make_problem()
+
+
+def coef_for(obj, seed=1, scale=0.3):
+    return np.random.default_rng(seed).standard_normal(obj.coef_shape) * scale
+
+
+@pytest.fixture(scope="session")
+def fl():
+    return fastloss

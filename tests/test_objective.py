@@ -1,0 +1,256 @@
+"""LinearObjective (contract section 3) against the NumPy reference, finite differences and itself."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from conftest import coef_for, make_problem
+
+import fastloss
+from fastloss import reference as R
+
+BINARY = fastloss.reference.BINARY_LOSSES
+
+
+def _ref_kwargs(obj_kwargs):
+    return {k: v for k, v in obj_kwargs.items() if k in ("l2", "fit_intercept", "sample_weight", "n_classes")}
+
+
+def _rtol(dtype):
+    # float32 X is read as float32 by both: the reference upcasts the same float32 values, so the
+    # only difference is summation order.
+    return 1e-10
+
+
+# The cross-product of the contract: dtype x layout x intercept x weights x l2 x threads.
+GRID = list(itertools.product([np.float64, np.float32], ["C", "F"], [True, False], [False, True], [0.0, 0.7], [1, 2]))
+
+
+@pytest.mark.parametrize("dtype,order,fit_intercept,weighted,l2,n_threads", GRID)
+def test_logistic_every_method_matches_reference(dtype, order, fit_intercept, weighted, l2, n_threads):
+    X, y, sw = make_problem(dtype=dtype, order=order)
+    kw = dict(l2=l2, fit_intercept=fit_intercept, sample_weight=sw if weighted else None)
+    obj = fastloss.LinearObjective(X, y, "logistic", n_threads=n_threads, **kw)
+    coef = coef_for(obj)
+    tol = dict(rtol=_rtol(dtype), atol=1e-13)
+    loss, grad = obj.loss_gradient(coef)
+    np.testing.assert_allclose(loss, R.objective_loss("logistic", X, y, coef, **kw), **tol)
+    np.testing.assert_allclose(obj.loss(coef), loss, rtol=0, atol=0)
+    np.testing.assert_allclose(grad, R.objective_gradient("logistic", X, y, coef, **kw), **tol)
+    np.testing.assert_array_equal(obj.gradient(coef), grad)
+    v = np.random.default_rng(5).standard_normal(obj.n_coef)
+    hv = obj.hessp(coef, v)
+    np.testing.assert_allclose(hv, R.objective_hessp("logistic", X, y, coef, v, **kw), **tol)
+    g2, hessp = obj.gradient_hessp(coef)
+    np.testing.assert_array_equal(g2, grad)
+    np.testing.assert_allclose(hessp(v), hv, rtol=1e-12, atol=1e-14)
+    H = obj.hessian(coef)
+    np.testing.assert_allclose(H, R.objective_hessian("logistic", X, y, coef, **kw), **tol)
+    np.testing.assert_allclose(obj.hessian_diag(coef), np.diag(H), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("loss", BINARY)
+@pytest.mark.parametrize("dtype,order", [(np.float64, "C"), (np.float32, "F")])
+def test_every_binary_loss_matches_reference(loss, dtype, order):
+    X, y, sw = make_problem(dtype=dtype, order=order, labels="pm1")
+    kw = dict(l2=0.25, fit_intercept=True, sample_weight=sw)
+    obj = fastloss.LinearObjective(X, y, loss, **kw)
+    coef = coef_for(obj, scale=0.5)
+    tol = dict(rtol=1e-10, atol=1e-12)
+    loss_value, grad = obj.loss_gradient(coef)
+    np.testing.assert_allclose(loss_value, R.objective_loss(loss, X, y, coef, **kw), **tol)
+    np.testing.assert_allclose(grad, R.objective_gradient(loss, X, y, coef, **kw), **tol)
+    V = np.random.default_rng(3).standard_normal((obj.n_coef, 3))
+    np.testing.assert_allclose(obj.hessp(coef, V), R.objective_hessp(loss, X, y, coef, V, **kw), **tol)
+    H = obj.hessian(coef)
+    np.testing.assert_allclose(H, R.objective_hessian(loss, X, y, coef, **kw), **tol)
+    np.testing.assert_allclose(obj.hessian_diag(coef), R.objective_hessian_diag(loss, X, y, coef, **kw), **tol)
+    np.testing.assert_allclose(H, H.T, rtol=0, atol=0)
+
+
+def _central_diff(f, x, h):
+    """4th-order central differences of a scalar function."""
+    g = np.empty_like(x)
+    for j in range(x.size):
+        e = np.zeros_like(x)
+        e[j] = h
+        g[j] = (-f(x + 2 * e) + 8 * f(x + e) - 8 * f(x - e) + f(x - 2 * e)) / (12 * h)
+    return g
+
+
+@pytest.mark.parametrize("loss", ["logistic", "exponential", "square", "savage", "tangent"])
+def test_gradient_and_hessp_against_finite_differences(loss):
+    X, y, sw = make_problem(n=400, d=4)
+    obj = fastloss.LinearObjective(X, y, loss, l2=0.1, sample_weight=sw)
+    coef = coef_for(obj, scale=0.2)
+    np.testing.assert_allclose(obj.gradient(coef), _central_diff(obj.loss, coef, 1e-3), rtol=1e-6, atol=1e-8)
+    v = np.random.default_rng(9).standard_normal(obj.n_coef)
+    fd_hv = _central_diff(lambda t: obj.gradient(coef + t[0] * v) @ v, np.zeros(1), 1e-3)[0]
+    np.testing.assert_allclose(obj.hessp(coef, v) @ v, fd_hv, rtol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["squared_hinge", "modified_huber", "smooth_hinge", "hinge"])
+def test_piecewise_gradient_finite_differences_away_from_kinks(loss):
+    # Few rows and a small step: no margin crosses a kink between the evaluation points.
+    X, y, _ = make_problem(n=60, d=3)
+    obj = fastloss.LinearObjective(X, y, loss, l2=0.05)
+    coef = coef_for(obj, scale=0.4)
+    np.testing.assert_allclose(obj.gradient(coef), _central_diff(obj.loss, coef, 1e-6), rtol=1e-5, atol=1e-8)
+
+
+def test_hessp_2d_equals_columns_and_hessian(problem):
+    X, y, sw = problem
+    obj = fastloss.LinearObjective(X, y, "logistic", l2=0.3, sample_weight=sw)
+    coef = coef_for(obj)
+    V = np.random.default_rng(2).standard_normal((obj.n_coef, 4))
+    HV = obj.hessp(coef, V)
+    assert HV.shape == (obj.n_coef, 4)
+    H = obj.hessian(coef)
+    np.testing.assert_allclose(HV, H @ V, rtol=1e-11, atol=1e-13)
+    for j in range(4):
+        np.testing.assert_allclose(HV[:, j], obj.hessp(coef, V[:, j]), rtol=1e-12, atol=1e-14)
+    _, hessp = obj.gradient_hessp(coef)
+    np.testing.assert_allclose(hessp(V), HV, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(hessp(V[:, :1]), HV[:, :1], rtol=1e-12, atol=1e-14)
+
+
+def test_gradient_hessp_captures_coef(problem):
+    X, y, _ = problem
+    obj = fastloss.LinearObjective(X, y)
+    coef = coef_for(obj)
+    v = np.ones(obj.n_coef)
+    expected = obj.hessp(coef, v)
+    _, hessp = obj.gradient_hessp(coef)
+    coef += 5.0  # the caller's array changes after the call
+    np.testing.assert_array_equal(hessp(v), expected)
+
+
+def test_intercept_is_an_unpenalized_column_of_ones(problem):
+    X, y, sw = problem
+    Xo = np.c_[X, np.ones(len(X))]
+    with_b = fastloss.LinearObjective(X, y, "logistic", l2=0.0, sample_weight=sw)
+    ones = fastloss.LinearObjective(Xo, y, "logistic", l2=0.0, sample_weight=sw, fit_intercept=False)
+    coef = coef_for(with_b)
+    np.testing.assert_allclose(with_b.loss(coef), ones.loss(coef), rtol=1e-13)
+    np.testing.assert_allclose(with_b.gradient(coef), ones.gradient(coef), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(with_b.hessian(coef), ones.hessian(coef), rtol=1e-12, atol=1e-15)
+    # With l2, the intercept entry of the gradient carries no penalty.
+    pen = fastloss.LinearObjective(X, y, "logistic", l2=2.0, sample_weight=sw)
+    assert pen.gradient(coef)[-1] == with_b.gradient(coef)[-1]
+
+
+def test_properties_and_shapes(problem):
+    X, y, _ = problem
+    obj = fastloss.LinearObjective(X, y, "log_loss", fit_intercept=False)
+    assert (obj.n_samples, obj.n_features, obj.n_classes) == (X.shape[0], X.shape[1], 1)
+    assert obj.coef_shape == (X.shape[1],) and obj.n_coef == X.shape[1]
+    g = obj.gradient(np.zeros(obj.n_coef))
+    assert g.shape == (obj.n_coef,) and g.dtype == np.float64
+    assert isinstance(obj.loss(np.zeros(obj.n_coef)), float)
+    np.testing.assert_allclose(obj.loss(np.zeros(obj.n_coef)), np.log(2.0), rtol=1e-13)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_determinism_across_thread_counts(order):
+    X, y, sw = make_problem(n=5000, order=order)
+    results = []
+    for n_threads in (1, 2):
+        obj = fastloss.LinearObjective(X, y, "logistic", l2=0.1, sample_weight=sw, n_threads=n_threads)
+        coef = coef_for(obj)
+        V = np.random.default_rng(4).standard_normal((obj.n_coef, 2))
+        g, hessp = obj.gradient_hessp(coef)
+        results.append([obj.loss(coef), obj.gradient(coef), obj.hessp(coef, V), g, hessp(V),
+                        obj.hessian_diag(coef), obj.hessian(coef)])
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
+
+
+def test_uses_X_in_place_and_leaves_inputs_unchanged():
+    X, y, sw = make_problem()
+    for arr in (X, y, sw):
+        arr.flags.writeable = False
+    copies = [a.copy() for a in (X, y, sw)]
+    obj = fastloss.LinearObjective(X, y, sample_weight=sw)
+    assert obj._X is X or np.shares_memory(obj._X, X)  # no copy of a float C array
+    coef = coef_for(obj)
+    coef.flags.writeable = False
+    coef_copy = coef.copy()
+    obj.loss_gradient(coef)
+    obj.hessp(coef, coef)
+    obj.gradient_hessp(coef)[1](coef)
+    for a, c in zip((X, y, sw, coef), copies + [coef_copy]):
+        np.testing.assert_array_equal(a, c)
+    Xf = np.asfortranarray(X)
+    assert np.shares_memory(fastloss.LinearObjective(Xf, y)._X, Xf)
+
+
+def test_memmap_is_used_in_place(tmp_path):
+    X, y, _ = make_problem()
+    path = tmp_path / "X.dat"
+    mm = np.memmap(path, dtype=X.dtype, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    ro = np.memmap(path, dtype=X.dtype, mode="r", shape=X.shape)
+    obj = fastloss.LinearObjective(ro, y)
+    assert np.shares_memory(obj._X, ro)
+    ref = fastloss.LinearObjective(X, y)
+    coef = coef_for(ref)
+    assert obj.loss(coef) == ref.loss(coef)
+
+
+def test_conversions_of_other_inputs(problem):
+    X, y, _ = problem
+    ref = fastloss.LinearObjective(X, y)
+    coef = coef_for(ref)
+    strided = np.repeat(X, 2, axis=1)[:, ::2]  # not contiguous: copied to C order once
+    assert ref.loss(coef) == fastloss.LinearObjective(strided, y).loss(coef)
+    Xi = np.round(X * 10).astype(np.int32)
+    np.testing.assert_allclose(fastloss.LinearObjective(Xi, y).loss(coef),
+                               fastloss.LinearObjective(Xi.astype(np.float64), y).loss(coef), rtol=0)
+    # labels as bool and as {-1, +1} are the same problem
+    assert ref.loss(coef) == fastloss.LinearObjective(X, y.astype(bool)).loss(coef)
+    assert ref.loss(coef) == fastloss.LinearObjective(X, 2 * y - 1).loss(coef)
+
+
+def test_soft_labels_logistic(problem):
+    X, _, _ = problem
+    p = np.random.default_rng(0).random(len(X))
+    obj = fastloss.LinearObjective(X, p, "logistic")
+    coef = coef_for(obj)
+    np.testing.assert_allclose(obj.loss(coef), R.objective_loss("logistic", X, p, coef), rtol=1e-12)
+    np.testing.assert_allclose(obj.gradient(coef), R.objective_gradient("logistic", X, p, coef), rtol=1e-10,
+                               atol=1e-14)
+
+
+def test_one_row_and_one_feature():
+    X = np.array([[2.5]])
+    for loss in BINARY:
+        obj = fastloss.LinearObjective(X, [1], loss, l2=0.5)
+        coef = np.array([0.3, -0.1])
+        np.testing.assert_allclose(obj.loss(coef), R.objective_loss(loss, X, [1], coef, l2=0.5), rtol=1e-13)
+        np.testing.assert_allclose(obj.gradient(coef), R.objective_gradient(loss, X, [1], coef, l2=0.5),
+                                   rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(obj.hessian(coef), R.objective_hessian(loss, X, [1], coef, l2=0.5),
+                                   rtol=1e-12, atol=1e-15)
+
+
+def test_tiny_weights_and_huge_scores():
+    X, y, _ = make_problem(n=50, d=3)
+    sw = np.full(50, 1e-300)
+    obj = fastloss.LinearObjective(X, y, sample_weight=sw)
+    coef = coef_for(obj)
+    ref = fastloss.LinearObjective(X, y)
+    np.testing.assert_allclose(obj.loss(coef), ref.loss(coef), rtol=1e-13)
+    np.testing.assert_allclose(obj.gradient(coef), ref.gradient(coef), rtol=1e-12, atol=1e-15)
+    # Scores of +-1e300: losses with bounded derivatives stay finite (no inf - inf in the sums);
+    # the others may overflow to inf, but the loss value is never nan.
+    big = np.array([1e300, -1e300, 1e300, 0.0])
+    for loss in BINARY:
+        o = fastloss.LinearObjective(X, y, loss)
+        value, grad = o.loss_gradient(big)
+        assert not np.isnan(value), loss
+        if loss in ("logistic", "hinge", "smooth_hinge", "modified_huber", "savage", "tangent"):
+            assert np.isfinite(value) and np.all(np.isfinite(grad)), loss
+            np.testing.assert_allclose(value, R.objective_loss(loss, X, y, big), rtol=1e-12)

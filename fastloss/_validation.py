@@ -180,7 +180,7 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true") -> np
             i = int(bad[0])
             raise ValueError(
                 f"{_where(name)} mixes conventions: labels contain -1, so all must be -1 or +1, "
-                f"but {_where(name)}[{i}] = {arr[i]:g}"
+                f"but {name}[{i}] = {arr[i]:g}"
             )
         return (arr + 1.0) * 0.5
     if loss == "logistic":
@@ -188,7 +188,7 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true") -> np
         if bad.size:
             i = int(bad[0])
             raise ValueError(
-                f"{_where(name)}[{i}] = {arr[i]:g} is not a valid label for 'logistic': labels must be "
+                f"{name}[{i}] = {arr[i]:g} is not a valid label for 'logistic': labels must be "
                 f"0/1, -1/+1, or probabilities in [0, 1]"
             )
         return arr
@@ -196,7 +196,7 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true") -> np
     if bad.size:
         i = int(bad[0])
         raise ValueError(
-            f"{_where(name)}[{i}] = {arr[i]:g} is not a valid label for {loss!r}: labels must be 0/1 or -1/+1 "
+            f"{name}[{i}] = {arr[i]:g} is not a valid label for {loss!r}: labels must be 0/1 or -1/+1 "
             f"(soft labels are accepted only by 'logistic')"
         )
     return arr
@@ -211,7 +211,7 @@ def check_class_labels(y, n: int | None, n_classes: int | None, name: str = "y_t
     if bad.size:
         i = int(bad[0])
         raise ValueError(
-            f"{_where(name)}[{i}] = {arr[i]:g} is not a class index: multinomial labels must be integers 0..K-1"
+            f"{name}[{i}] = {arr[i]:g} is not a class index: multinomial labels must be integers 0..K-1"
         )
     top = int(arr.max())
     if n_classes is None:
@@ -225,7 +225,7 @@ def check_class_labels(y, n: int | None, n_classes: int | None, name: str = "y_t
         if top >= n_classes:
             i = int(np.argmax(arr))
             raise ValueError(
-                f"{_where(name)}[{i}] = {arr[i]:g} is not a class index below n_classes = {n_classes}"
+                f"{name}[{i}] = {arr[i]:g} is not a class index below n_classes = {n_classes}"
             )
     return arr.astype(np.int64), n_classes
 
@@ -248,7 +248,7 @@ def check_sample_weight(sample_weight, n: int, name: str = "sample_weight") -> n
     neg = np.flatnonzero(arr < 0)
     if neg.size:
         i = int(neg[0])
-        raise ValueError(f"{_where(name)} must be non-negative, but {_where(name)}[{i}] = {arr[i]:g}")
+        raise ValueError(f"{_where(name)} must be non-negative, but {name}[{i}] = {arr[i]:g}")
     if not arr.sum() > 0:
         raise ValueError(f"{_where(name)} sums to 0: at least one sample needs a positive weight")
     return arr

@@ -1,0 +1,237 @@
+"""The pointwise API (contract section 2) against mpmath, the reference and scikit-learn."""
+
+from __future__ import annotations
+
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastloss
+from fastloss import reference as R
+
+BINARY = fastloss.reference.BINARY_LOSSES
+mp.mp.prec = 300  # enough for exp(+-1e308)-sized arguments to be exact where it matters
+
+
+def _exact(loss, s, z):
+    """(value, d/dz, d2/dz2) in mpmath for label sign ``s`` and raw score ``z``."""
+    m = mp.mpf(s) * mp.mpf(z)
+    one = mp.mpf(1)
+    if loss == "logistic":
+        e = mp.exp(m)
+        return mp.log1p(one / e) if m > 0 else mp.log1p(mp.exp(-m)), -s / (1 + e), e / (1 + e) ** 2
+    if loss == "exponential":
+        e = mp.exp(-m)
+        return e, -s * e, e
+    if loss == "square":
+        return (1 - m) ** 2, -2 * s * (1 - m), mp.mpf(2)
+    if loss == "squared_hinge":
+        r = max(0, 1 - m)
+        return r**2, -2 * s * r, mp.mpf(2) if m < 1 else mp.mpf(0)
+    if loss == "modified_huber":
+        if m < -1:
+            return -4 * m, -4 * s, mp.mpf(0)
+        r = max(0, 1 - m)
+        return r**2, -2 * s * r, mp.mpf(2) if m < 1 else mp.mpf(0)
+    if loss == "smooth_hinge":
+        if m <= 0:
+            return mp.mpf(0.5) - m, -s * one, mp.mpf(0)
+        if m < 1:
+            return (1 - m) ** 2 / 2, -s * (1 - m), mp.mpf(1)
+        return mp.mpf(0), mp.mpf(0), mp.mpf(0)
+    if loss == "hinge":
+        return max(0, 1 - m), (-s * one if m < 1 else mp.mpf(0)), mp.mpf(0)
+    if loss == "savage":
+        e = mp.exp(m)
+        return 1 / (1 + e) ** 2, s * (-2 * e / (1 + e) ** 3), 2 * e * (2 * e - 1) / (1 + e) ** 4
+    if loss == "tangent":
+        t = 2 * mp.atan(m) - 1
+        return t**2, s * 4 * t / (1 + m**2), (8 - 8 * m * t) / (1 + m**2) ** 2
+    raise AssertionError(loss)
+
+
+TINY = np.finfo(np.float64).tiny
+MAX = np.finfo(np.float64).max
+
+
+def _assert_close_to_exact(got, exact, what, ulps=6):
+    ex = float(exact) if abs(exact) <= MAX else (np.inf if exact > 0 else -np.inf)
+    assert not np.isnan(got), what
+    if np.isinf(ex):
+        assert got == ex, f"{what}: got {got}, exact exceeds the double range"
+    elif abs(exact) >= TINY:
+        rel = abs(got - exact) / abs(exact)
+        assert rel <= ulps * 2.0**-52, f"{what}: got {got!r}, exact {mp.nstr(exact, 17)}, rel err {float(rel):.3g}"
+    else:  # subnormal or underflowing exact value: absolute error of a few subnormal steps
+        assert abs(got - float(exact)) <= 4 * 5e-324 + 2**-52 * abs(float(exact)), f"{what}: {got} vs {exact}"
+
+
+EXTREMES = [0.0, 1e-300, 1e-10, 0.3, 1.0, 2.5, 37.0, 100.0, 700.0, 745.0, 1e4, 1e150, 1e308]
+Z_EXTREME = np.array(sorted({s * v for v in EXTREMES for s in (1, -1)}))
+
+
+@pytest.mark.parametrize("loss", BINARY)
+@pytest.mark.parametrize("label", [0, 1])
+def test_binary_losses_exact_at_extreme_and_tail_values(loss, label):
+    L = fastloss.get_loss(loss)
+    y = np.full(Z_EXTREME.size, label)
+    value, grad = L.loss_gradient(y, Z_EXTREME)
+    g2, hess = L.gradient_hessian(y, Z_EXTREME)
+    np.testing.assert_array_equal(g2, grad)
+    s = 2 * label - 1
+    for i, z in enumerate(Z_EXTREME):
+        ev, eg, eh = _exact(loss, s, z)
+        if loss == "tangent" and 0.4 < s * z < 0.7:
+            continue  # the loss has a double root at m = tan(1/2): relative accuracy is not defined there
+        _assert_close_to_exact(value[i], ev, f"{loss} value y={label} z={z}")
+        _assert_close_to_exact(grad[i], eg, f"{loss} gradient y={label} z={z}")
+        _assert_close_to_exact(hess[i], eh, f"{loss} hessian y={label} z={z}", ulps=16)
+
+
+def test_named_extremes():
+    L = fastloss.get_loss("logistic")
+    y = np.array([1.0, 0.0, 1.0, 0.0])
+    z = np.array([1e308, -1e308, -1e308, 1e308])
+    loss = L.loss(y, z)
+    assert loss[0] == 0.0 and loss[1] == 0.0 and loss[2] == 1e308 and loss[3] == 1e308
+    assert L.loss([1.0], [700.0])[0] == pytest.approx(np.exp(-700.0), rel=1e-15)  # tail, not 0
+    assert fastloss.get_loss("exponential").loss([1], [-1e3])[0] == np.inf  # exact value > max double
+
+
+@pytest.mark.parametrize("loss,m,grad,hess", [
+    ("hinge", 1.0, 0.0, 0.0), ("squared_hinge", 1.0, 0.0, 0.0), ("smooth_hinge", 0.0, -1.0, 0.0),
+    ("modified_huber", -1.0, -4.0, 2.0), ("modified_huber", 1.0, 0.0, 0.0), ("smooth_hinge", 1.0, 0.0, 0.0),
+])
+def test_kink_conventions(loss, m, grad, hess):
+    g, h = fastloss.get_loss(loss).gradient_hessian([1], [m])
+    assert (g[0], h[0]) == (grad, hess)
+
+
+@pytest.mark.parametrize("loss", BINARY)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_method_matches_reference(loss, dtype):
+    rng = np.random.default_rng(0)
+    n = 2500
+    y = (rng.random(n) < 0.5).astype(int)
+    raw = (rng.standard_normal(n) * 3).astype(dtype)
+    sw = rng.uniform(0, 2, n)
+    L = fastloss.get_loss(loss)
+    r64 = raw.astype(np.float64)
+    exp_loss = R.point_loss(loss, y, r64)
+    exp_grad = R.point_gradient(loss, y, r64)
+    exp_hess = R.point_hessian(loss, y, r64)
+    tol = dict(rtol=1e-13 if dtype == np.float64 else 1e-6, atol=1e-14 if dtype == np.float64 else 1e-6)
+    out = L.loss(y, raw)
+    assert out.dtype == dtype and out.shape == (n,)
+    np.testing.assert_allclose(out, exp_loss, **tol)
+    np.testing.assert_allclose(L.loss(y, raw, sample_weight=sw), sw * exp_loss, **tol)
+    np.testing.assert_allclose(L.gradient(y, raw, sample_weight=sw), sw * exp_grad, **tol)
+    lo, gr = L.loss_gradient(y, raw[:, None])
+    np.testing.assert_allclose(lo, exp_loss, **tol)
+    np.testing.assert_allclose(gr, exp_grad, **tol)
+    gr, he = L.gradient_hessian(y, raw, sample_weight=sw)
+    assert gr.dtype == he.dtype == dtype
+    np.testing.assert_allclose(he, sw * exp_hess, **tol)
+    np.testing.assert_allclose(L.mean_loss(y, raw), np.mean(exp_loss), rtol=1e-12 if dtype == np.float64 else 1e-6)
+    np.testing.assert_allclose(L.mean_loss(y, raw, sample_weight=sw), R.mean_loss(loss, y, r64, sw),
+                               rtol=1e-12 if dtype == np.float64 else 1e-6)
+
+
+def test_logistic_matches_sklearn_half_binomial():
+    from sklearn._loss.loss import HalfBinomialLoss
+
+    rng = np.random.default_rng(1)
+    n = 4000
+    y = (rng.random(n) < 0.3).astype(np.float64)
+    raw = rng.standard_normal(n) * 4
+    sw = rng.uniform(0.5, 1.5, n)
+    sk = HalfBinomialLoss()
+    L = fastloss.get_loss("log_loss")
+    lo, gr = L.loss_gradient(y, raw, sample_weight=sw)
+    sk_lo, sk_gr = sk.loss_gradient(y, raw, sample_weight=sw)
+    np.testing.assert_allclose(lo, sk_lo, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(gr, sk_gr, rtol=1e-13, atol=1e-15)
+    gr, he = L.gradient_hessian(y, raw, sample_weight=sw)
+    sk_gr, sk_he = sk.gradient_hessian(y, raw, sample_weight=sw)
+    np.testing.assert_allclose(he, sk_he, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(L.mean_loss(y, raw, sw), np.average(sk.loss(y, raw), weights=sw), rtol=1e-13)
+
+
+def test_out_buffers_and_errors():
+    L = fastloss.get_loss("logistic")
+    y = np.array([0, 1, 1])
+    raw = np.array([0.5, -1.0, 2.0])
+    out = np.empty(3)
+    res = L.loss(y, raw, out=out)
+    assert res is out
+    np.testing.assert_allclose(out, R.point_loss("logistic", y, raw), rtol=1e-15)
+    gout = np.empty(3)
+    assert L.gradient(y, raw, out=gout) is gout
+    with pytest.raises(ValueError, match="shape"):
+        L.loss(y, raw, out=np.empty(4))
+    with pytest.raises(ValueError, match="dtype"):
+        L.loss(y, raw, out=np.empty(3, dtype=np.float32))
+    with pytest.raises(ValueError, match="overlap"):
+        L.loss(y, raw, out=raw)
+    with pytest.raises(ValueError, match=r"y_true\[1\] = 2"):
+        L.loss([0, 2, 1], raw)
+    with pytest.raises(ValueError, match=r"y_true\[2\] = 0"):
+        fastloss.get_loss("hinge").loss([-1, 1, 0], raw)
+    with pytest.raises(ValueError, match=r"y_true\[0\] = 0.5.*soft labels"):
+        fastloss.get_loss("square").loss([0.5, 1, 0], raw)
+    with pytest.raises(ValueError, match=r"y_true\[1\] = 1.5"):
+        L.loss([0.5, 1.5, 0], raw)
+    with pytest.raises(ValueError, match="3 entries but there are 2"):
+        L.loss(y, raw[:2])
+    with pytest.raises(ValueError, match="non-finite"):
+        L.loss(y, np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match="unknown loss 'nope'.*'logistic'"):
+        fastloss.get_loss("nope")
+
+
+def test_mean_loss_is_deterministic_across_threads():
+    rng = np.random.default_rng(2)
+    n = 100_000
+    y = rng.random(n) < 0.5
+    raw = rng.standard_normal(n)
+    sw = rng.random(n)
+    for loss in ("logistic", "tangent"):
+        L = fastloss.get_loss(loss)
+        a = L.mean_loss(y, raw, sw, n_threads=1)
+        b = L.mean_loss(y, raw, sw, n_threads=2)
+        assert a == b
+        assert np.array_equal(L.gradient(y, raw, n_threads=1), L.gradient(y, raw, n_threads=2))
+
+
+def test_soft_labels_and_conventions_agree():
+    L = fastloss.get_loss("logistic")
+    raw = np.linspace(-5, 5, 11)
+    y01 = (raw > 0).astype(int)
+    np.testing.assert_array_equal(L.loss(y01, raw), L.loss(2 * y01 - 1, raw))
+    np.testing.assert_array_equal(L.loss(y01, raw), L.loss(y01.astype(bool), raw))
+    p = np.linspace(0, 1, 11)
+    # logaddexp(0, z) - p z cancels where the loss is small: compare with an absolute tolerance.
+    np.testing.assert_allclose(L.loss(p, raw), np.logaddexp(0, raw) - p * raw, rtol=1e-14, atol=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    loss=st.sampled_from(BINARY),
+    z=st.lists(st.floats(-1e308, 1e308, allow_nan=False), min_size=1, max_size=40),
+    labels=st.lists(st.booleans(), min_size=40, max_size=40),
+)
+def test_hypothesis_never_nan_and_matches_reference(loss, z, labels):
+    raw = np.array(z)
+    y = np.array(labels[: raw.size], dtype=float)
+    L = fastloss.get_loss(loss)
+    value, grad = L.loss_gradient(y, raw)
+    _, hess = L.gradient_hessian(y, raw)
+    for a in (value, grad, hess):
+        assert not np.any(np.isnan(a))
+    moderate = np.abs(raw) < 1e3
+    if moderate.any():
+        ym, zm = y[moderate], raw[moderate]
+        np.testing.assert_allclose(value[moderate], R.point_loss(loss, ym, zm), rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(grad[moderate], R.point_gradient(loss, ym, zm), rtol=1e-12, atol=1e-300)

@@ -1,0 +1,125 @@
+"""Bad input: every case of the contract raises ValueError/TypeError saying what and where,
+before any kernel runs, and the caller's arrays are never modified."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_problem
+
+import fastloss
+from fastloss import _config
+
+
+@pytest.fixture()
+def data():
+    X, y, sw = make_problem(n=50, d=3)
+    return X, y, sw
+
+
+def _raises(match, fn, *args, exc=ValueError, **kwargs):
+    with pytest.raises(exc, match=match):
+        fn(*args, **kwargs)
+
+
+def test_construction_errors(data):
+    X, y, sw = data
+    LO = fastloss.LinearObjective
+    Xbad = X.copy()
+    Xbad[7, 2] = np.nan
+    _raises(r"`X` contains a non-finite value nan at row 7, column 2", LO, Xbad, y)
+    Xbad = np.asfortranarray(X)
+    Xbad[3, 1] = np.inf
+    _raises(r"non-finite value inf at row 3, column 1", LO, Xbad, y)
+    ybad = y.copy()
+    ybad[4] = np.nan
+    _raises(r"`y` contains a non-finite value nan at position 4", LO, X, ybad)
+    _raises(r"y\[0\] = 2 is not a valid label for 'logistic'", LO, X, np.r_[2, y[1:]])
+    _raises(r"mixes conventions: labels contain -1, so all must be -1 or \+1, but y\[3\] = 0", LO, X, np.r_[-1, 1, 1, 0, np.ones(46)])
+    _raises(r"y\[1\] = 0.5 is not a valid label for 'hinge'", LO, X, np.r_[1, 0.5, y[2:]], "hinge")
+    _raises(r"`y` has 49 entries but there are 50 samples", LO, X, y[:49])
+    swbad = sw.copy()
+    swbad[5] = -1
+    _raises(r"sample_weight\[5\] = -1", LO, X, y, sample_weight=swbad)
+    swbad[5] = np.inf
+    _raises(r"`sample_weight` contains a non-finite value inf at position 5", LO, X, y, sample_weight=swbad)
+    _raises(r"sums to 0", LO, X, y, sample_weight=np.zeros(50))
+    _raises(r"`sample_weight` has 3 entries", LO, X, y, sample_weight=[1, 2, 3])
+    _raises(r"`l2` must be >= 0", LO, X, y, l2=-1.0)
+    _raises(r"`l2` must be finite", LO, X, y, l2=np.nan)
+    _raises(r"`l2` must be a real number", LO, X, y, l2="big", exc=TypeError)
+    _raises(r"`X` is empty", LO, np.empty((0, 3)), [])
+    _raises(r"`X` is empty", LO, np.empty((3, 0)), [0, 1, 0])
+    _raises(r"`X` must be 2-dimensional", LO, np.ones(5), np.ones(5))
+    _raises(r"`X` must be real", LO, X.astype(complex), y, exc=TypeError)
+    _raises(r"`X` must hold real numbers", LO, np.array([["a", "b"]], dtype=object), [1], exc=TypeError)
+    _raises(r"unknown loss 'logit'.*'logistic'.*'log_loss'", LO, X, y, "logit")
+    _raises(r"`n_classes` applies only to loss='multinomial'", LO, X, y, n_classes=3)
+    _raises(r"n_threads must be >= 1", LO, X, y, n_threads=0)
+    _raises(r"n_threads must be an int", LO, X, y, n_threads=1.5, exc=TypeError)
+    _raises(r"`fit_intercept` must be a bool", LO, X, y, fit_intercept="yes", exc=TypeError)
+
+
+def test_method_errors(data):
+    X, y, _ = data
+    obj = fastloss.LinearObjective(X, y)
+    good = np.zeros(4)
+    _raises(r"`coef` has shape \(3,\); expected \(4,\)", obj.loss, np.zeros(3))
+    _raises(r"`coef` has shape \(5,\)", obj.gradient, np.zeros(5))
+    _raises(r"`coef` has shape \(2, 2\)", obj.loss_gradient, np.zeros((2, 2)))
+    _raises(r"`coef` contains a non-finite value nan at flat position 1", obj.loss, [0, np.nan, 0, 0])
+    _raises(r"`coef` contains a non-finite value inf", obj.hessp, [0, np.inf, 0, 0], good)
+    _raises(r"`v` has shape \(3,\)", obj.hessp, good, np.zeros(3))
+    _raises(r"`v` has shape \(3, 2\)", obj.hessp, good, np.zeros((3, 2)))
+    _raises(r"`v` contains a non-finite value nan", obj.hessp, good, [np.nan, 0, 0, 0])
+    _, hessp = obj.gradient_hessp(good)
+    _raises(r"`v` has shape \(5,\)", hessp, np.zeros(5))
+    _raises(r"`coef` must be real", obj.loss, np.zeros(4, dtype=complex), exc=TypeError)
+
+
+def test_hessian_size_limit():
+    n_features = _config.HESSIAN_MAX_COEF  # + intercept = one past the limit
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix((np.ones(1), np.zeros(1, dtype=np.int32), np.array([0, 1])), shape=(1, n_features))
+    obj = fastloss.LinearObjective(X, [1])
+    _raises(r"hessian\(\) is limited to n_coef <= 20000", obj.hessian, np.zeros(obj.n_coef))
+
+
+def test_inputs_unchanged_after_errors_and_calls(data):
+    X, y, sw = data
+    originals = [a.copy() for a in (X, y, sw)]
+    ybad = np.r_[y[:-1], 3.0]
+    ybad_copy = ybad.copy()
+    with pytest.raises(ValueError):
+        fastloss.LinearObjective(X, ybad, sample_weight=sw)
+    np.testing.assert_array_equal(ybad, ybad_copy)
+    ypm = 2 * y - 1
+    ypm_copy = ypm.copy()
+    obj = fastloss.LinearObjective(X, ypm, "hinge", sample_weight=sw)
+    obj.loss_gradient(np.ones(4))
+    np.testing.assert_array_equal(ypm, ypm_copy)
+    for a, o in zip((X, y, sw), originals):
+        np.testing.assert_array_equal(a, o)
+    raw = np.linspace(-1, 1, 50)
+    raw_copy = raw.copy()
+    fastloss.get_loss("logistic").gradient_hessian(ypm, raw, sample_weight=sw)
+    np.testing.assert_array_equal(raw, raw_copy)
+    np.testing.assert_array_equal(ypm, ypm_copy)
+
+
+def test_weird_inputs_never_crash():
+    LO = fastloss.LinearObjective
+    for X, y in [
+        ([[1.0, 2.0], [3.0, 4.0]], [0, 1]),     # lists work
+        (np.ones((2, 2), dtype=np.int8), [True, False]),
+        (np.ones((2, 2), dtype=np.float16), [1, 0]),
+    ]:
+        obj = LO(X, y)
+        assert np.isfinite(obj.loss(np.zeros(3)))
+    with pytest.raises((ValueError, TypeError)):
+        LO([[1.0, 2.0], [3.0]], [0, 1])  # ragged
+    with pytest.raises((ValueError, TypeError)):
+        LO(None, [0, 1])
+    with pytest.raises((ValueError, TypeError)):
+        LO(np.ones((2, 2)), None)

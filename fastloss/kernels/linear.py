@@ -32,9 +32,7 @@ import numpy as np
 from numba import prange
 
 from .._jit import jit
-from ..losses import gradient as point_gradient
-from ..losses import hessian as point_hessian
-from ..losses import value as point_value
+from ..losses import HESSIAN, VALUE, VALUE_GRADIENT, VALUE_GRADIENT_HESSIAN, pointwise_rows
 from ._matrix import (
     block_rows,
     chunk_bounds,
@@ -65,28 +63,35 @@ def loss_gradient_chunk(X, y, sw, coef, fit_intercept, loss_id, start, stop,
     W = coef.reshape((1, coef.size))
     G_out = grad_out.reshape((1, grad_out.size))
     intercept = coef[d] if fit_intercept else 0.0
-    has_sw = sw.size > 0
     want_curvature = curvature_out.size > 0
+    if want_curvature:
+        mode = VALUE_GRADIENT_HESSIAN
+    elif want_gradient:
+        mode = VALUE_GRADIENT
+    else:
+        mode = VALUE
     Z = np.empty((1, block))
+    L = np.empty(block)
     G = np.empty((1, block))
+    H = np.empty(block)
     acc_loss = 0.0
     acc_intercept = 0.0
     for a in range(start, stop, block):
         b = min(stop, a + block)
+        m = b - a
         rows_dot(X, a, b, W, Z)
-        for r in range(b - a):
-            i = a + r
-            z = Z[0, r] + intercept
-            s = sw[i] if has_sw else 1.0
-            acc_loss += s * point_value(loss_id, y[i], z)
-            if want_gradient:
-                g = s * point_gradient(loss_id, y[i], z)
-                G[0, r] = g
-                acc_intercept += g
-            if want_curvature:
-                curvature_out[i] = s * point_hessian(loss_id, y[i], z)
+        z = Z[0]
+        for r in range(m):
+            z[r] += intercept
+        acc_loss += pointwise_rows(loss_id, mode, y, sw, a, m, z, L, G[0], H)
         if want_gradient:
+            g = G[0]
+            for r in range(m):
+                acc_intercept += g[r]
             rows_axpy(X, a, b, G, G_out)
+        if want_curvature:
+            for r in range(m):
+                curvature_out[a + r] = H[r]
     if want_gradient and fit_intercept:
         grad_out[d] += acc_intercept
     return acc_loss
@@ -135,7 +140,6 @@ def hessp_chunk(X, y, sw, coef, fit_intercept, loss_id, curvature, V, start, sto
     block = block_rows(X)
     k, n_coef = V.shape
     cached = curvature.size > 0
-    has_sw = sw.size > 0
     # Row 0 of W scores coef (unless the curvature is cached), the others the directions, so
     # that one read of each block serves all the dot products.
     first = 1 if cached else 0
@@ -145,25 +149,30 @@ def hessp_chunk(X, y, sw, coef, fit_intercept, loss_id, curvature, V, start, sto
     W[1 - first:, :] = V
     intercept = coef[d] if (fit_intercept and not cached) else 0.0
     Z = np.empty((k + 1 - first, block))
+    H = np.empty(block)
     T = np.empty((k, block))
     acc_intercept = np.zeros(k)
     for a in range(start, stop, block):
         b = min(stop, a + block)
+        m = b - a
         rows_dot(X, a, b, W, Z)
-        for r in range(b - a):
-            i = a + r
-            if cached:
-                h = curvature[i]
-            else:
-                s = sw[i] if has_sw else 1.0
-                h = s * point_hessian(loss_id, y[i], Z[0, r] + intercept)
-            for j in range(k):
-                u = Z[j + 1 - first, r]
-                if fit_intercept:
-                    u += V[j, d]
-                t = h * u
-                T[j, r] = t
-                acc_intercept[j] += t
+        if cached:
+            for r in range(m):
+                H[r] = curvature[a + r]
+        else:
+            z = Z[0]
+            for r in range(m):
+                z[r] += intercept
+            pointwise_rows(loss_id, HESSIAN, y, sw, a, m, z, H, H, H)
+        for j in range(k):
+            u = Z[j + 1 - first]
+            t = T[j]
+            shift = V[j, d] if fit_intercept else 0.0
+            acc = 0.0
+            for r in range(m):
+                t[r] = H[r] * (u[r] + shift)
+                acc += t[r]
+            acc_intercept[j] += acc
         rows_axpy(X, a, b, T, out)
     if fit_intercept:
         for j in range(k):
@@ -197,19 +206,19 @@ def hessian_diag_chunk(X, y, sw, coef, fit_intercept, loss_id, start, stop, out)
     block = block_rows(X)
     W = coef.reshape((1, coef.size))
     intercept = coef[d] if fit_intercept else 0.0
-    has_sw = sw.size > 0
     Z = np.empty((1, block))
     H = np.empty(block)
     acc_intercept = 0.0
     for a in range(start, stop, block):
         b = min(stop, a + block)
+        m = b - a
         rows_dot(X, a, b, W, Z)
-        for r in range(b - a):
-            i = a + r
-            s = sw[i] if has_sw else 1.0
-            h = s * point_hessian(loss_id, y[i], Z[0, r] + intercept)
-            H[r] = h
-            acc_intercept += h
+        z = Z[0]
+        for r in range(m):
+            z[r] += intercept
+        pointwise_rows(loss_id, HESSIAN, y, sw, a, m, z, H, H, H)
+        for r in range(m):
+            acc_intercept += H[r]
         rows_sq_axpy(X, a, b, H, out)
     if fit_intercept:
         out[d] += acc_intercept

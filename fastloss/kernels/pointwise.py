@@ -13,34 +13,50 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from .. import _config
 from .._jit import jit
-from ..losses import gradient as point_gradient
-from ..losses import hessian as point_hessian
-from ..losses import value as point_value
+from ..losses import VALUE, VALUE_GRADIENT, VALUE_GRADIENT_HESSIAN, pointwise_rows
 from ._matrix import _dense_chunk_bounds
 
 
 @jit()
 def binary_pointwise_chunk(y, raw, sw, loss_id, start, stop, loss_out, grad_out, hess_out):
     """Rows ``start:stop`` of :func:`binary_pointwise`; returns (sum s_i loss_i, sum s_i)."""
-    has_sw = sw.size > 0
     want_loss = loss_out.size > 0
     want_grad = grad_out.size > 0
     want_hess = hess_out.size > 0
+    if want_hess:
+        mode = VALUE_GRADIENT_HESSIAN
+    elif want_grad:
+        mode = VALUE_GRADIENT
+    else:
+        mode = VALUE
+    block = _config.MAX_BLOCK_ROWS
+    z = np.empty(block)
+    L = np.empty(block)
+    G = np.empty(block)
+    H = np.empty(block)
     acc_loss = 0.0
-    acc_weight = 0.0
-    for i in range(start, stop):
-        s = sw[i] if has_sw else 1.0
-        z = np.float64(raw[i])
-        loss = s * point_value(loss_id, y[i], z)
-        acc_loss += loss
-        acc_weight += s
+    for a in range(start, stop, block):
+        m = min(stop, a + block) - a
+        for r in range(m):
+            z[r] = raw[a + r]
+        acc_loss += pointwise_rows(loss_id, mode, y, sw, a, m, z, L, G, H)
         if want_loss:
-            loss_out[i] = loss
+            for r in range(m):
+                loss_out[a + r] = L[r]
         if want_grad:
-            grad_out[i] = s * point_gradient(loss_id, y[i], z)
+            for r in range(m):
+                grad_out[a + r] = G[r]
         if want_hess:
-            hess_out[i] = s * point_hessian(loss_id, y[i], z)
+            for r in range(m):
+                hess_out[a + r] = H[r]
+    if sw.size > 0:
+        acc_weight = 0.0
+        for i in range(start, stop):
+            acc_weight += sw[i]
+    else:
+        acc_weight = float(stop - start)
     return acc_loss, acc_weight
 
 

@@ -274,10 +274,9 @@ def _block_loops(value, gradient, hessian):
     (and cached); these closures never are on their own.
     """
 
-    @jit(inline=True)
+    @jit(fastmath=False, inline=True)
     def loop(want_value, want_gradient, want_hessian, y, sw, start, m, z, L, G, H):
         has_sw = sw.size > 0
-        total = 0.0
         first = np.uintp(start)
         for r in range(m):
             # An unsigned index: Numba then emits no negative-index wraparound, which would
@@ -285,28 +284,31 @@ def _block_loops(value, gradient, hessian):
             i = first + np.uintp(r)
             s = sw[i] if has_sw else 1.0
             if want_value:
-                v = s * value(y[i], z[r])
-                L[r] = v
-                total += v
+                L[r] = s * value(y[i], z[r])
             if want_gradient:
                 G[r] = s * gradient(y[i], z[r])
             if want_hessian:
                 H[r] = s * hessian(y[i], z[r])
-        return total
 
-    @jit(inline=True)
+    @jit(fastmath=False, inline=True)
     def rows(mode, y, sw, start, m, z, L, G, H):
         # Each branch passes constant flags: after inlining, each is a straight loop that vectorizes.
         if mode == VALUE:
-            return loop(True, False, False, y, sw, start, m, z, L, G, H)
-        if mode == VALUE_GRADIENT:
-            return loop(True, True, False, y, sw, start, m, z, L, G, H)
-        if mode == HESSIAN:
-            return loop(False, False, True, y, sw, start, m, z, L, G, H)
-        return loop(True, True, True, y, sw, start, m, z, L, G, H)
+            loop(True, False, False, y, sw, start, m, z, L, G, H)
+        elif mode == VALUE_GRADIENT:
+            loop(True, True, False, y, sw, start, m, z, L, G, H)
+        elif mode == HESSIAN:
+            loop(False, False, True, y, sw, start, m, z, L, G, H)
+        else:
+            loop(True, True, True, y, sw, start, m, z, L, G, H)
 
     return rows
 
+
+#: The per-loss loops are compiled without fast-math: they hold no reduction (the kernels sum
+#: ``L`` themselves), so they vectorize without ``reassoc``, and the error-free steps of
+#: ``fastloss._math`` and the stable formulas above keep their exact evaluation order.
+_rows_jit = jit(fastmath=False)
 
 # One compiled (and cached) function per loss: a loop of the generic :func:`_block_loops`, made
 # with the loss's own functions. They are separate functions rather than branches of one: LLVM
@@ -315,82 +317,82 @@ def _block_loops(value, gradient, hessian):
 _logistic_loops = _block_loops(logistic_value, logistic_gradient, logistic_hessian)
 
 
-@jit()
+@_rows_jit
 def logistic_rows(mode, y, sw, start, m, z, L, G, H):
     """:func:`pointwise_rows` for ``logistic``."""
-    return _logistic_loops(mode, y, sw, start, m, z, L, G, H)
+    _logistic_loops(mode, y, sw, start, m, z, L, G, H)
 
 
 _exponential_loops = _block_loops(exponential_value, exponential_gradient, exponential_hessian)
 
 
-@jit()
+@_rows_jit
 def exponential_rows(mode, y, sw, start, m, z, L, G, H):
     """:func:`pointwise_rows` for ``exponential``."""
-    return _exponential_loops(mode, y, sw, start, m, z, L, G, H)
+    _exponential_loops(mode, y, sw, start, m, z, L, G, H)
 
 
 _square_loops = _block_loops(square_value, square_gradient, square_hessian)
 
 
-@jit()
+@_rows_jit
 def square_rows(mode, y, sw, start, m, z, L, G, H):
     """:func:`pointwise_rows` for ``square``."""
-    return _square_loops(mode, y, sw, start, m, z, L, G, H)
+    _square_loops(mode, y, sw, start, m, z, L, G, H)
 
 
 _squared_hinge_loops = _block_loops(squared_hinge_value, squared_hinge_gradient, squared_hinge_hessian)
 
 
-@jit()
+@_rows_jit
 def squared_hinge_rows(mode, y, sw, start, m, z, L, G, H):
     """:func:`pointwise_rows` for ``squared_hinge``."""
-    return _squared_hinge_loops(mode, y, sw, start, m, z, L, G, H)
+    _squared_hinge_loops(mode, y, sw, start, m, z, L, G, H)
 
 
 _modified_huber_loops = _block_loops(modified_huber_value, modified_huber_gradient, modified_huber_hessian)
 
 
-@jit()
+@_rows_jit
 def modified_huber_rows(mode, y, sw, start, m, z, L, G, H):
     """:func:`pointwise_rows` for ``modified_huber``."""
-    return _modified_huber_loops(mode, y, sw, start, m, z, L, G, H)
+    _modified_huber_loops(mode, y, sw, start, m, z, L, G, H)
 
 
 _smooth_hinge_loops = _block_loops(smooth_hinge_value, smooth_hinge_gradient, smooth_hinge_hessian)
 
 
-@jit()
+@_rows_jit
 def smooth_hinge_rows(mode, y, sw, start, m, z, L, G, H):
     """:func:`pointwise_rows` for ``smooth_hinge``."""
-    return _smooth_hinge_loops(mode, y, sw, start, m, z, L, G, H)
+    _smooth_hinge_loops(mode, y, sw, start, m, z, L, G, H)
 
 
 _hinge_loops = _block_loops(hinge_value, hinge_gradient, hinge_hessian)
 
 
-@jit()
+@_rows_jit
 def hinge_rows(mode, y, sw, start, m, z, L, G, H):
     """:func:`pointwise_rows` for ``hinge``."""
-    return _hinge_loops(mode, y, sw, start, m, z, L, G, H)
+    _hinge_loops(mode, y, sw, start, m, z, L, G, H)
 
 
 _savage_loops = _block_loops(savage_value, savage_gradient, savage_hessian)
 
 
-@jit()
+@_rows_jit
 def savage_rows(mode, y, sw, start, m, z, L, G, H):
     """:func:`pointwise_rows` for ``savage``."""
-    return _savage_loops(mode, y, sw, start, m, z, L, G, H)
+    _savage_loops(mode, y, sw, start, m, z, L, G, H)
 
 
 _tangent_loops = _block_loops(tangent_value, tangent_gradient, tangent_hessian)
 
 
-@jit()
+@_rows_jit
 def tangent_rows(mode, y, sw, start, m, z, L, G, H):
     """:func:`pointwise_rows` for ``tangent``."""
-    return _tangent_loops(mode, y, sw, start, m, z, L, G, H)
+    _tangent_loops(mode, y, sw, start, m, z, L, G, H)
 
 
 @jit()
@@ -404,22 +406,28 @@ def pointwise_rows(loss_id, mode, y, sw, start, m, z, L, G, H):
     array. ``mode`` is one of VALUE, VALUE_GRADIENT, HESSIAN, VALUE_GRADIENT_HESSIAN.
     """
     if loss_id == LOGISTIC:
-        return logistic_rows(mode, y, sw, start, m, z, L, G, H)
-    if loss_id == EXPONENTIAL:
-        return exponential_rows(mode, y, sw, start, m, z, L, G, H)
-    if loss_id == SQUARE:
-        return square_rows(mode, y, sw, start, m, z, L, G, H)
-    if loss_id == SQUARED_HINGE:
-        return squared_hinge_rows(mode, y, sw, start, m, z, L, G, H)
-    if loss_id == MODIFIED_HUBER:
-        return modified_huber_rows(mode, y, sw, start, m, z, L, G, H)
-    if loss_id == SMOOTH_HINGE:
-        return smooth_hinge_rows(mode, y, sw, start, m, z, L, G, H)
-    if loss_id == HINGE:
-        return hinge_rows(mode, y, sw, start, m, z, L, G, H)
-    if loss_id == SAVAGE:
-        return savage_rows(mode, y, sw, start, m, z, L, G, H)
-    return tangent_rows(mode, y, sw, start, m, z, L, G, H)
+        logistic_rows(mode, y, sw, start, m, z, L, G, H)
+    elif loss_id == EXPONENTIAL:
+        exponential_rows(mode, y, sw, start, m, z, L, G, H)
+    elif loss_id == SQUARE:
+        square_rows(mode, y, sw, start, m, z, L, G, H)
+    elif loss_id == SQUARED_HINGE:
+        squared_hinge_rows(mode, y, sw, start, m, z, L, G, H)
+    elif loss_id == MODIFIED_HUBER:
+        modified_huber_rows(mode, y, sw, start, m, z, L, G, H)
+    elif loss_id == SMOOTH_HINGE:
+        smooth_hinge_rows(mode, y, sw, start, m, z, L, G, H)
+    elif loss_id == HINGE:
+        hinge_rows(mode, y, sw, start, m, z, L, G, H)
+    elif loss_id == SAVAGE:
+        savage_rows(mode, y, sw, start, m, z, L, G, H)
+    else:
+        tangent_rows(mode, y, sw, start, m, z, L, G, H)
+    total = 0.0
+    if mode & VALUE:
+        for r in range(m):  # summed here, with reassociation: the per-loss loops stay strict
+            total += L[r]
+    return total
 
 
 # --- multinomial: softmax cross-entropy over a row z of K raw scores ----------------------------

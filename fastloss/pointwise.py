@@ -75,7 +75,14 @@ class Loss:
             raise ValueError(f"`{name}` must not overlap `raw_prediction`")
         return out
 
-    def _run(self, y, raw, sw, n_threads, loss_out=_EMPTY, grad_out=_EMPTY, hess_out=_EMPTY):
+    def _run(self, y, raw, sw, n_threads, loss_out=None, grad_out=None, hess_out=None):
+        # Skipped outputs are empty arrays of the same type as the real ones, so that each kernel
+        # compiles once per dtype, not once per combination of requested outputs.
+        per_sample = np.empty(0, raw.dtype)
+        per_score = np.empty((0,) + raw.shape[1:], raw.dtype)
+        loss_out = per_sample if loss_out is None else loss_out
+        grad_out = per_score if grad_out is None else grad_out
+        hess_out = per_score if hess_out is None else hess_out
         with threads(check_n_threads(n_threads)):
             if self.is_multiclass:
                 from .kernels.multinomial import pointwise as kernel

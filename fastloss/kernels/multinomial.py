@@ -1,0 +1,477 @@
+"""Fused, parallel, deterministic kernels of the multinomial (softmax cross-entropy) loss.
+
+The linear model has ``K`` rows of coefficients, ``coef`` of shape ``(K, p)`` flattened in C order,
+``p = d + fit_intercept`` (intercept in the last column). A sample's raw scores are
+``z_k = x~ . coef[k]`` with ``x~ = [x, 1]`` (with intercept), its loss is
+``logsumexp(z) - z[y]``, its gradient in ``z`` is ``p - onehot(y)`` (``p = softmax(z)``) and its
+Hessian in ``z`` is ``diag(p) - p p^T``.
+
+Guarantees
+    * One pass over ``X`` per call (:func:`loss_gradient`, :func:`hessp`, :func:`hessian_diag`):
+      each cache block of rows is scored against all ``K`` (or ``K * (k + 1)``) coefficient rows
+      in one read, the per-row softmax is evaluated, and the block's contribution is added while
+      the block is still in cache.
+    * Deterministic: rows are split into chunks whose boundaries depend on the data only
+      (:func:`fastloss.kernels._matrix.chunk_bounds`); every chunk writes its own partial sums,
+      combined serially in chunk order. Results are bitwise the same for any number of threads.
+    * float64 accumulation whatever the dtype of ``X``.
+    * Stable per-row math (:mod:`fastloss.losses`, "multinomial" section): softmax shifted by the
+      row maximum, ``loss = (max - z_y) + log1p(others)``, ``1 - p_k`` from the complementary sum.
+    * Scratch is allocated once per chunk (``K`` up to thousands costs no allocation per row).
+    * Generic over the matrix format: every access to ``X`` goes through :mod:`._matrix`.
+
+Assumptions (the Python layer checks them; these kernels check nothing)
+    * ``X`` is a dense C/F array or a CSR tuple (see :mod:`._matrix`) with finite values.
+    * ``y`` is int64 ``(n,)`` with class indices in ``[0, n_classes)``.
+    * ``sw`` is float64 ``(n,)`` of non-negative weights, or an empty array for unit weights.
+    * ``coef`` is float64 C-contiguous ``(n_classes * p,)``, finite.
+
+Every kernel returns *unnormalized* sums ``sum_i s_i (...)`` without the L2 term; the objective
+divides by ``sum_i s_i`` and adds the penalty.
+
+Each parallel kernel is a thin ``prange`` over chunks around a serial ``*_chunk`` function (also
+what a caller runs on one chunk of rows, e.g. a dask worker). :func:`hessian` is a serial driver
+around one parallel kernel that only sees densified float64 blocks, so it compiles once for all
+matrix formats.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from .._jit import jit
+from ..losses import (
+    multinomial_complement,
+    multinomial_gradient,
+    multinomial_hessian,
+    multinomial_row_loss,
+    multinomial_row_softmax,
+)
+from ._matrix import (
+    block_rows,
+    chunk_bounds,
+    n_cols,
+    n_rows,
+    rows_axpy,
+    rows_densify,
+    rows_dot,
+    rows_sq_axpy,
+)
+from .linear import sum_chunks  # the one deterministic combine of per-chunk partials
+
+#: Per-block score scratch (``n_scores x rows`` float64) is kept to about this many values, so a
+#: large ``K`` shortens the cache block instead of growing the scratch (256 KiB per array).
+_SCRATCH_VALUES = 32768
+#: ... but a block keeps at least this many rows (the F-order primitives vectorize over rows).
+_MIN_BLOCK_ROWS = 8
+#: Rows of X densified at once by :func:`hessian` (about 1 MiB of float64).
+_GRAM_BLOCK_VALUES = 1 << 17
+
+
+@jit()
+def _intercepts(W, d, fit_intercept):
+    """Column ``d`` of ``W`` (the intercepts) when ``fit_intercept``, else zeros."""
+    out = np.zeros(W.shape[0])
+    if fit_intercept:
+        for k in range(W.shape[0]):
+            out[k] = W[k, d]
+    return out
+
+
+@jit()
+def _rows_per_block(X, n_scores):
+    """Rows per cache block when each row has ``n_scores`` scores to keep."""
+    by_scratch = max(_MIN_BLOCK_ROWS, _SCRATCH_VALUES // max(n_scores, 1))
+    return max(1, min(block_rows(X), by_scratch))
+
+
+# --- loss and gradient ---------------------------------------------------------------------------
+
+@jit()
+def loss_gradient_chunk(X, y, sw, coef, fit_intercept, n_classes, start, stop,
+                        want_gradient, grad_out, curvature_out):
+    """Rows ``start:stop`` of :func:`loss_gradient`; *adds* into ``grad_out``, returns the loss sum."""
+    K = n_classes
+    d = n_cols(X)
+    p = coef.size // K
+    block = _rows_per_block(X, K)
+    W = coef.reshape((K, p))
+    intercept = _intercepts(W, d, fit_intercept)
+    G_out = grad_out.reshape((K, grad_out.size // K))  # (K, 0) when no gradient is wanted
+    has_sw = sw.size > 0
+    want_curvature = curvature_out.size > 0
+    Z = np.empty((K, block))
+    G = np.empty((K, block))
+    z = np.empty(K)
+    e = np.empty(K)
+    acc_intercept = np.zeros(K)
+    acc_loss = 0.0
+    for a in range(start, stop, block):
+        b = min(stop, a + block)
+        rows_dot(X, a, b, W, Z)
+        for r in range(b - a):
+            i = a + r
+            s = sw[i] if has_sw else 1.0
+            yi = y[i]
+            for k in range(K):
+                z[k] = Z[k, r] + intercept[k]
+            zmax, top, others = multinomial_row_softmax(z, e)
+            acc_loss += s * multinomial_row_loss(z, yi, zmax, others)
+            inv_total = 1.0 / (1.0 + others)
+            if want_gradient:
+                for k in range(K):
+                    g = s * multinomial_gradient(e, k, yi, top, others, inv_total)
+                    G[k, r] = g
+                    acc_intercept[k] += g
+            if want_curvature:
+                for k in range(K):
+                    curvature_out[i * K + k] = e[k] * inv_total
+        if want_gradient:
+            rows_axpy(X, a, b, G, G_out)
+    if want_gradient and fit_intercept:
+        for k in range(K):
+            G_out[k, d] += acc_intercept[k]
+    return acc_loss
+
+
+@jit(parallel=True)
+def loss_gradient(X, y, sw, coef, fit_intercept, n_classes, want_gradient, grad_out, curvature_out):
+    """Weighted loss sum, and optionally the gradient sum and the probabilities, in one pass.
+
+    Parameters
+    ----------
+    X : matrix (dense ``(n, d)`` C/F float32/float64, or CSR tuple)
+    y : int64 (n,), class indices in ``[0, n_classes)``
+    sw : float64 (n,) sample weights, or size 0 for unit weights
+    coef : float64 (n_classes * p,), C-order flattening of ``(n_classes, p)``, ``p = d + fit_intercept``
+    fit_intercept : bool
+    n_classes : int, K >= 2
+    want_gradient : bool; if False ``grad_out`` is not touched (pass an empty array)
+    grad_out : float64 (K * p,), overwritten with ``sum_i s_i (p_i - onehot(y_i)) (x) x~_i``
+    curvature_out : float64 (n * K,) receives the probabilities ``p_i`` row after row (what
+        :func:`hessp` takes as ``curvature``), or size 0 to skip
+
+    Returns
+    -------
+    float : ``sum_i s_i * loss_i``
+    """
+    bounds = chunk_bounds(X, coef.size)
+    n_chunks = bounds.size - 1
+    loss_part = np.zeros(n_chunks)
+    grad_part = np.zeros((n_chunks, coef.size if want_gradient else 0))
+    for c in prange(n_chunks):
+        loss_part[c] = loss_gradient_chunk(X, y, sw, coef, fit_intercept, n_classes,
+                                           bounds[c], bounds[c + 1], want_gradient,
+                                           grad_part[c], curvature_out)
+    if want_gradient:
+        sum_chunks(grad_part, grad_out)
+    total = 0.0
+    for c in range(n_chunks):
+        total += loss_part[c]
+    return total
+
+
+# --- Hessian-vector products ---------------------------------------------------------------------
+
+@jit()
+def hessp_chunk(X, y, sw, coef, fit_intercept, n_classes, curvature, V, start, stop, out):
+    """Rows ``start:stop`` of :func:`hessp`; *adds* into ``out`` (k, K * p)."""
+    K = n_classes
+    d = n_cols(X)
+    n_dir, n_coef = V.shape
+    p = n_coef // K
+    cached = curvature.size > 0
+    has_sw = sw.size > 0
+    # Rows 0..K-1 of W score coef (unless the probabilities are cached), the next n_dir * K rows
+    # are the directions, so that one read of each block serves every dot product.
+    first = 0 if cached else K
+    n_scores = first + n_dir * K
+    W = np.empty((n_scores, p))
+    W_flat = W.reshape(n_scores * p)
+    V_flat = V.reshape(n_dir * n_coef)
+    for j in range(p * first):
+        W_flat[j] = coef[j]
+    for j in range(n_dir * n_coef):
+        W_flat[p * first + j] = V_flat[j]
+    intercept = _intercepts(W, d, fit_intercept)
+    OUT = out.reshape((n_dir * K, p))
+    block = _rows_per_block(X, n_scores)
+    Z = np.empty((n_scores, block))
+    T = np.empty((n_dir * K, block))
+    z = np.empty(K)
+    e = np.empty(K)
+    prob = np.empty(K)
+    u = np.empty(K)
+    acc_intercept = np.zeros(n_dir * K)
+    for a in range(start, stop, block):
+        b = min(stop, a + block)
+        rows_dot(X, a, b, W, Z)
+        for r in range(b - a):
+            i = a + r
+            s = sw[i] if has_sw else 1.0
+            if cached:
+                for k in range(K):
+                    prob[k] = curvature[i * K + k]
+            else:
+                for k in range(K):
+                    z[k] = Z[k, r] + intercept[k]
+                _, _, others = multinomial_row_softmax(z, e)
+                inv_total = 1.0 / (1.0 + others)
+                for k in range(K):
+                    prob[k] = e[k] * inv_total
+            for j in range(n_dir):
+                # u = V_j x~ (the directional change of the K scores); the row's contribution
+                # is s (p o u - p (p . u)) = s p_k (u_k - p . u).
+                base = first + j * K
+                pu = 0.0
+                for k in range(K):
+                    uk = Z[base + k, r] + intercept[base + k]
+                    u[k] = uk
+                    pu += prob[k] * uk
+                for k in range(K):
+                    t = s * prob[k] * (u[k] - pu)
+                    T[j * K + k, r] = t
+                    acc_intercept[j * K + k] += t
+        rows_axpy(X, a, b, T, OUT)
+    if fit_intercept:
+        for q in range(n_dir * K):
+            OUT[q, d] += acc_intercept[q]
+
+
+@jit(parallel=True)
+def hessp(X, y, sw, coef, fit_intercept, n_classes, curvature, V, out):
+    """Exact Hessian-vector products for ``k`` directions at once, one pass over ``X``.
+
+    ``out[j] = sum_i s_i (p_i o u_ij - p_i (p_i . u_ij)) (x) x~_i`` with ``u_ij = V_j x~_i``
+    (``V_j`` read as ``(K, p)``), i.e. ``(sum_i s_i (diag(p_i) - p_i p_i^T) (x) x~_i x~_i^T) V_j``.
+
+    Parameters
+    ----------
+    curvature : float64 (n * K,) probabilities written by :func:`loss_gradient`, or size 0 to
+        compute them from ``coef`` in the same read of each row
+    V : float64 (k, K * p) C-contiguous, the directions
+    out : float64 (k, K * p) C-contiguous, overwritten (unnormalized, no L2 term)
+    """
+    n_dir, n_coef = V.shape
+    bounds = chunk_bounds(X, n_dir * n_coef)
+    n_chunks = bounds.size - 1
+    part = np.zeros((n_chunks, n_dir, n_coef))
+    for c in prange(n_chunks):
+        hessp_chunk(X, y, sw, coef, fit_intercept, n_classes, curvature, V,
+                    bounds[c], bounds[c + 1], part[c])
+    sum_chunks(part.reshape((n_chunks, n_dir * n_coef)), out.reshape(n_dir * n_coef))
+
+
+# --- diagonal of the Hessian ---------------------------------------------------------------------
+
+@jit()
+def hessian_diag_chunk(X, y, sw, coef, fit_intercept, n_classes, start, stop, out):
+    """Rows ``start:stop`` of :func:`hessian_diag`; *adds* into ``out`` (K * p,)."""
+    K = n_classes
+    d = n_cols(X)
+    p = coef.size // K
+    block = _rows_per_block(X, K)
+    W = coef.reshape((K, p))
+    intercept = _intercepts(W, d, fit_intercept)
+    OUT = out.reshape((K, p))
+    has_sw = sw.size > 0
+    Z = np.empty((K, block))
+    H = np.empty((K, block))
+    z = np.empty(K)
+    e = np.empty(K)
+    acc_intercept = np.zeros(K)
+    for a in range(start, stop, block):
+        b = min(stop, a + block)
+        rows_dot(X, a, b, W, Z)
+        for r in range(b - a):
+            s = sw[a + r] if has_sw else 1.0
+            for k in range(K):
+                z[k] = Z[k, r] + intercept[k]
+            _, top, others = multinomial_row_softmax(z, e)
+            inv_total = 1.0 / (1.0 + others)
+            for k in range(K):
+                h = s * multinomial_hessian(e, k, top, others, inv_total)
+                H[k, r] = h
+                acc_intercept[k] += h
+        for k in range(K):
+            rows_sq_axpy(X, a, b, H[k], OUT[k])  # the block is still in cache for each class
+    if fit_intercept:
+        for k in range(K):
+            OUT[k, d] += acc_intercept[k]
+
+
+@jit(parallel=True)
+def hessian_diag(X, y, sw, coef, fit_intercept, n_classes, out):
+    """``out[k, j] = sum_i s_i p_ik (1 - p_ik) x~_ij^2`` (flat, unnormalized), one pass over ``X``."""
+    bounds = chunk_bounds(X, coef.size)
+    n_chunks = bounds.size - 1
+    part = np.zeros((n_chunks, coef.size))
+    for c in prange(n_chunks):
+        hessian_diag_chunk(X, y, sw, coef, fit_intercept, n_classes, bounds[c], bounds[c + 1], part[c])
+    sum_chunks(part, out)
+
+
+# --- full Hessian --------------------------------------------------------------------------------
+
+@jit()
+def _gram_row(D, Q, P, Hd, m, q, out_row):
+    """Upper-triangular part (columns >= q) of row ``q = k * p + a`` of the Hessian, rows ``:m``.
+
+    Block ``(k, k)`` gets ``Hd[r, k] = s p_k (1 - p_k)``, block ``(k, l > k)`` gets
+    ``-Q[r, k] P[r, l] = -s p_k p_l``, each times ``D[r, a] D[r, :]``.
+    """
+    p = D.shape[1]
+    K = Q.shape[1]
+    k = q // p
+    a = q - k * p
+    for r in range(m):
+        xa = D[r, a]
+        if xa == 0.0:
+            continue
+        c = Hd[r, k] * xa
+        if c != 0.0:
+            base = k * p
+            for j in range(a, p):
+                out_row[base + j] += c * D[r, j]
+        qa = -Q[r, k] * xa
+        if qa != 0.0:
+            for l in range(k + 1, K):
+                c = qa * P[r, l]
+                base = l * p
+                for j in range(p):
+                    out_row[base + j] += c * D[r, j]
+
+
+@jit(parallel=True)
+def _gram_block(D, Q, P, Hd, m, out):
+    """Add rows ``:m`` of a densified block to the upper triangle of ``out`` (n_coef, n_coef).
+
+    Each output row is summed by one thread in row order (deterministic); rows ``t`` and
+    ``n_coef - 1 - t`` go together so that every task has the same amount of work.
+    """
+    n_coef = out.shape[0]
+    for t in prange((n_coef + 1) // 2):
+        _gram_row(D, Q, P, Hd, m, t, out[t])
+        if n_coef - 1 - t != t:
+            _gram_row(D, Q, P, Hd, m, n_coef - 1 - t, out[n_coef - 1 - t])
+
+
+@jit()
+def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
+    """Full unnormalized Hessian into ``out`` (K * p, K * p), rows/cols in C order of ``(K, p)``.
+
+    Block ``(k, l)`` is ``sum_i s_i p_ik (delta_kl - p_il) x~_i x~_i^T``. Rows of ``X`` are
+    densified about 1 MiB at a time (never ``n x d``), scored and turned into probabilities
+    serially, then added to the upper triangle in parallel; the lower triangle is mirrored at
+    the end, so ``out`` is exactly symmetric. Cost ``n (K p)^2 / 2``.
+    """
+    K = n_classes
+    n = n_rows(X)
+    d = n_cols(X)
+    p = coef.size // K
+    has_sw = sw.size > 0
+    out[:, :] = 0.0
+    block = max(1, min(n, _GRAM_BLOCK_VALUES // max(p, 1)))
+    W = coef.reshape((K, p))
+    intercept = _intercepts(W, d, fit_intercept)
+    D = np.empty((block, p))
+    Z = np.empty((K, block))
+    Q = np.empty((block, K))
+    P = np.empty((block, K))
+    Hd = np.empty((block, K))
+    z = np.empty(K)
+    e = np.empty(K)
+    for a in range(0, n, block):
+        b = min(n, a + block)
+        m = b - a
+        rows_densify(X, a, b, D)
+        if fit_intercept:
+            D[:m, d] = 1.0
+        rows_dot(X, a, b, W, Z)
+        for r in range(m):
+            s = sw[a + r] if has_sw else 1.0
+            for k in range(K):
+                z[k] = Z[k, r] + intercept[k]
+            _, top, others = multinomial_row_softmax(z, e)
+            inv_total = 1.0 / (1.0 + others)
+            for k in range(K):
+                prob = e[k] * inv_total
+                P[r, k] = prob
+                Q[r, k] = s * prob
+                Hd[r, k] = s * prob * (multinomial_complement(e, k, top, others) * inv_total)
+        _gram_block(D, Q, P, Hd, m, out)
+    n_coef = out.shape[0]
+    for q in range(n_coef):
+        for j in range(q + 1, n_coef):
+            out[j, q] = out[q, j]
+
+
+# --- pointwise (section 2 of the contract) -------------------------------------------------------
+
+@jit()
+def pointwise_chunk(y, raw, sw, start, stop, loss_out, grad_out, hess_out):
+    """Rows ``start:stop`` of :func:`pointwise`; returns ``(sum s_i loss_i, sum s_i)``."""
+    K = raw.shape[1]
+    has_sw = sw.size > 0
+    want_loss = loss_out.size > 0
+    want_grad = grad_out.size > 0
+    want_hess = hess_out.size > 0
+    # (n, K) outputs, or (0, K) views of skipped (empty, possibly 1-D) ones.
+    G = grad_out.reshape((grad_out.size // K, K))
+    H = hess_out.reshape((hess_out.size // K, K))
+    z = np.empty(K)
+    e = np.empty(K)
+    acc_loss = 0.0
+    acc_weight = 0.0
+    for i in range(start, stop):
+        s = sw[i] if has_sw else 1.0
+        yi = y[i]
+        for k in range(K):
+            z[k] = raw[i, k]
+        zmax, top, others = multinomial_row_softmax(z, e)
+        loss = s * multinomial_row_loss(z, yi, zmax, others)
+        acc_loss += loss
+        acc_weight += s
+        if want_loss:
+            loss_out[i] = loss
+        inv_total = 1.0 / (1.0 + others)
+        if want_grad:
+            for k in range(K):
+                G[i, k] = s * multinomial_gradient(e, k, yi, top, others, inv_total)
+        if want_hess:
+            for k in range(K):
+                H[i, k] = s * multinomial_hessian(e, k, top, others, inv_total)
+    return acc_loss, acc_weight
+
+
+@jit(parallel=True)
+def pointwise(y, raw, sw, loss_out, grad_out, hess_out):
+    """Weighted per-sample multinomial loss / gradient / Hessian diagonal, and their sums.
+
+    Parameters
+    ----------
+    y : int64 (n,), class indices in ``[0, K)``
+    raw : float32/float64 (n, K) C-contiguous raw scores
+    sw : float64 (n,) sample weights, or size 0 for unit weights
+    loss_out : (n,) receives ``s_i loss_i``, or size 0 to skip
+    grad_out : (n, K) receives ``s_i (p_i - onehot(y_i))``, or size 0 to skip
+    hess_out : (n, K) receives ``s_i p_i (1 - p_i)``, or size 0 to skip
+        (outputs in any float dtype, normally ``raw``'s; values are computed in float64)
+
+    Returns
+    -------
+    (float, float) : ``sum_i s_i loss_i`` and ``sum_i s_i``, reduced per chunk in chunk order.
+    """
+    bounds = chunk_bounds(raw, 2)
+    n_chunks = bounds.size - 1
+    part = np.zeros((n_chunks, 2))
+    for c in prange(n_chunks):
+        part[c, 0], part[c, 1] = pointwise_chunk(y, raw, sw, bounds[c], bounds[c + 1],
+                                                 loss_out, grad_out, hess_out)
+    loss_sum = 0.0
+    weight_sum = 0.0
+    for c in range(n_chunks):
+        loss_sum += part[c, 0]
+        weight_sum += part[c, 1]
+    return loss_sum, weight_sum

@@ -1,0 +1,387 @@
+"""The multinomial loss: LinearObjective and get_loss("multinomial") against the NumPy reference,
+scikit-learn, finite differences and themselves.
+
+Compile budget: every (kernel, dtype, layout) combination compiles once (a few seconds each on a
+cold cache), so all tests share the same few data sets and the cross-product of formats is spread
+over the cases so that each format meets each kernel once.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastloss
+from fastloss import reference as R
+from fastloss.kernels import multinomial as MK
+
+N, D = 2500, 5  # 2500 rows: several reduction chunks (MIN_CHUNK_ROWS = 1024) and cache blocks
+MN = "multinomial"
+
+# float32/float64 x C/F/CSR: loss_gradient runs on all six. Each further kernel compiles once per
+# format (seconds each), so hessp / hessian_diag run on one format per layout and per dtype, and
+# hessian() (a serial driver around a format-independent parallel kernel) on one dense and one
+# sparse format.
+FORMATS = ("C64", "CSR64", "F32", "C32", "F64", "CSR32")
+ONE_PASS_FORMATS = ("C64", "CSR64", "F32")
+HESSIAN_FORMATS = ("C64", "CSR64")
+
+
+@functools.cache
+def dataset(K, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, D))
+    X[rng.random((N, D)) < 0.3] = 0.0  # some structure for CSR; dense formats get the same values
+    y = rng.integers(0, K, N)
+    sw = rng.uniform(0.1, 2.0, N)
+    return X, y, sw
+
+
+def as_format(X, fmt):
+    dtype = np.float32 if fmt.endswith("32") else np.float64
+    if fmt.startswith("CSR"):
+        return sp.csr_matrix(X.astype(dtype))
+    if fmt.startswith("F"):
+        return np.asfortranarray(X, dtype=dtype)
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def coef_for(obj, seed=1, scale=0.5):
+    return np.random.default_rng(seed).standard_normal(obj.coef_shape) * scale
+
+
+def _ref(kw):
+    return {k: v for k, v in kw.items() if k in ("l2", "fit_intercept", "sample_weight", "n_classes")}
+
+
+TOL = dict(rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# The objective against the reference
+# --------------------------------------------------------------------------------------------
+
+# Each format meets every K, intercept, weighting and l2 value (a covering design, not the full
+# product: the compile cost is per format, the run time per case).
+GRID = [
+    (fmt, K, fit_intercept, weighted, l2)
+    for fmt in FORMATS
+    for (K, fit_intercept, weighted, l2) in [(2, True, False, 0.0), (3, False, True, 0.3),
+                                             (7, True, True, 0.3), (3, True, False, 0.0)]
+] + [("C64", K, fi, w, l2) for K, fi, w, l2 in itertools.product([2, 7], [True, False], [True, False], [0.0, 0.3])
+     if (K, fi, w, l2) not in [(2, True, False, 0.0), (7, True, True, 0.3)]]
+
+
+@pytest.mark.parametrize("fmt,K,fit_intercept,weighted,l2", GRID)
+def test_objective_matches_reference(fmt, K, fit_intercept, weighted, l2):
+    X0, y, sw = dataset(K)
+    X = as_format(X0, fmt)
+    kw = dict(l2=l2, fit_intercept=fit_intercept, sample_weight=sw if weighted else None)
+    obj = fastloss.LinearObjective(X, y, MN, **kw)
+    assert obj.n_classes == K and obj.coef_shape == (K, D + fit_intercept)
+    coef = coef_for(obj)
+    rkw = _ref(kw)
+
+    loss, grad = obj.loss_gradient(coef)
+    np.testing.assert_allclose(loss, R.objective_loss(MN, X, y, coef, **rkw), **TOL)
+    assert obj.loss(coef) == loss
+    np.testing.assert_allclose(grad, R.objective_gradient(MN, X, y, coef, **rkw), **TOL)
+    assert grad.shape == coef.shape
+    np.testing.assert_array_equal(obj.gradient(coef), grad)
+
+    if fmt not in ONE_PASS_FORMATS:
+        return
+    v = np.random.default_rng(5).standard_normal(obj.coef_shape)
+    hv = obj.hessp(coef, v)
+    assert hv.shape == coef.shape
+    np.testing.assert_allclose(hv, R.objective_hessp(MN, X, y, coef, v, **rkw), **TOL)
+    g2, hessp = obj.gradient_hessp(coef)
+    np.testing.assert_array_equal(g2, grad)
+    np.testing.assert_allclose(hessp(v), hv, rtol=1e-12, atol=1e-14)
+    V = np.random.default_rng(6).standard_normal((obj.n_coef, 3))
+    HV = obj.hessp(coef, V)
+    assert HV.shape == (obj.n_coef, 3)
+    np.testing.assert_allclose(HV, R.objective_hessp(MN, X, y, coef, V, **rkw), **TOL)
+    np.testing.assert_allclose(hessp(V), HV, rtol=1e-12, atol=1e-14)
+
+    diag = obj.hessian_diag(coef)
+    assert diag.shape == coef.shape
+    np.testing.assert_allclose(diag, R.objective_hessian_diag(MN, X, y, coef, **rkw), **TOL)
+
+    if fmt not in HESSIAN_FORMATS:
+        return
+    H = obj.hessian(coef)
+    np.testing.assert_allclose(H, R.objective_hessian(MN, X, y, coef, **rkw), **TOL)
+    np.testing.assert_array_equal(H, H.T)
+    np.testing.assert_allclose(H @ V, HV, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(np.diag(H), diag.reshape(-1), rtol=1e-11, atol=1e-14)
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_coef_shapes_follow_the_input(flat):
+    X, y, sw = dataset(3)
+    obj = fastloss.LinearObjective(X, y, MN, l2=0.1)
+    coef = coef_for(obj)
+    c = coef.reshape(-1) if flat else coef
+    shape = c.shape
+    loss, grad = obj.loss_gradient(c)
+    assert loss == obj.loss(coef)
+    assert grad.shape == shape and obj.gradient(c).shape == shape
+    np.testing.assert_array_equal(grad.reshape(-1), obj.gradient(coef).reshape(-1))
+    v = np.random.default_rng(2).standard_normal(shape)
+    assert obj.hessp(c, v).shape == shape
+    np.testing.assert_array_equal(obj.hessp(c, v).reshape(-1), obj.hessp(coef, v.reshape(coef.shape)).reshape(-1))
+    assert obj.hessian_diag(c).shape == shape
+    g, hessp = obj.gradient_hessp(c)
+    assert g.shape == shape and hessp(v).shape == shape
+    # gradient_hessp captured coef: changing the caller's array does not change hessp
+    before = hessp(v)
+    c[...] = 0.0
+    np.testing.assert_array_equal(hessp(v), before)
+    assert obj.hessian(coef).shape == (obj.n_coef, obj.n_coef)
+
+
+def _central_diff(f, x, h):
+    """4th-order central differences of a (scalar or vector) function: one column per x_j."""
+    cols = []
+    for j in range(x.size):
+        e = np.zeros_like(x)
+        e[j] = h
+        cols.append((-f(x + 2 * e) + 8 * f(x + e) - 8 * f(x - e) + f(x - 2 * e)) / (12 * h))
+    return np.stack(cols, axis=-1)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_gradient_and_hessian_match_finite_differences(fit_intercept):
+    X, y, sw = (a[:300] for a in dataset(3))  # a few hundred rows are plenty (and fast)
+    obj = fastloss.LinearObjective(X, y, MN, l2=0.2, fit_intercept=fit_intercept, sample_weight=sw)
+    coef = coef_for(obj).reshape(-1)
+    grad = obj.gradient(coef)
+    np.testing.assert_allclose(grad, _central_diff(obj.loss, coef, 1e-3), rtol=1e-7, atol=1e-9)
+    H = obj.hessian(coef)
+    np.testing.assert_allclose(H, _central_diff(obj.gradient, coef, 1e-3), rtol=1e-7, atol=1e-9)
+
+
+def test_n_classes_larger_than_the_labels():
+    X, y, sw = dataset(3)
+    obj = fastloss.LinearObjective(X, y, MN, n_classes=5, sample_weight=sw, l2=0.1)
+    assert obj.n_classes == 5 and obj.coef_shape == (5, D + 1)
+    coef = coef_for(obj)
+    kw = dict(n_classes=5, sample_weight=sw, l2=0.1)
+    loss, grad = obj.loss_gradient(coef)
+    np.testing.assert_allclose(loss, R.objective_loss(MN, X, y, coef, **kw), **TOL)
+    np.testing.assert_allclose(grad, R.objective_gradient(MN, X, y, coef, **kw), **TOL)
+    np.testing.assert_allclose(obj.hessian(coef), R.objective_hessian(MN, X, y, coef, **kw), **TOL)
+    np.testing.assert_allclose(obj.hessian_diag(coef), R.objective_hessian_diag(MN, X, y, coef, **kw), **TOL)
+    # classes that never occur only push their probabilities down: their gradient rows are >= 0
+    # on the intercept column
+    assert np.all(grad[3:, -1] > 0)
+
+
+def test_binary_multinomial_is_logistic_in_the_score_difference():
+    """K = 2 with coef rows (0, w): p_1 = sigmoid(x~ . w), the logistic loss (closed form here)."""
+    X, y, _ = dataset(2)
+    obj = fastloss.LinearObjective(X, y, MN)
+    w = np.random.default_rng(3).standard_normal(D + 1) * 0.5
+    coef = np.vstack([np.zeros(D + 1), w])
+    z = X @ w[:-1] + w[-1]
+    expected = np.mean(np.logaddexp(0.0, z) - y * z)
+    np.testing.assert_allclose(obj.loss(coef), expected, rtol=1e-13)
+    sig = 1.0 / (1.0 + np.exp(-z))
+    g1 = np.append(X.T @ (sig - y), np.sum(sig - y)) / N
+    np.testing.assert_allclose(obj.gradient(coef), np.vstack([-g1, g1]), rtol=1e-11, atol=1e-14)
+
+
+def test_many_classes():
+    """K = 1000 (the per-row scratch is allocated once per chunk, not per row)."""
+    K, n = 1000, 60
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((n, 3))
+    y = rng.integers(0, K, n)
+    obj = fastloss.LinearObjective(X, y, MN, n_classes=K, l2=0.5)
+    coef = rng.standard_normal(obj.coef_shape)
+    loss, grad = obj.loss_gradient(coef)
+    kw = dict(n_classes=K, l2=0.5)
+    np.testing.assert_allclose(loss, R.objective_loss(MN, X, y, coef, **kw), **TOL)
+    np.testing.assert_allclose(grad, R.objective_gradient(MN, X, y, coef, **kw), **TOL)
+    np.testing.assert_allclose(obj.hessian_diag(coef), R.objective_hessian_diag(MN, X, y, coef, **kw), **TOL)
+    # Hessian-vector product written out directly (the reference would build n K x K matrices)
+    v = rng.standard_normal(obj.coef_shape)
+    Xt = np.hstack([X, np.ones((n, 1))])
+    Z = Xt @ coef.T
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    U = Xt @ v.T
+    T = P * (U - np.sum(P * U, axis=1, keepdims=True))
+    expected = T.T @ Xt / n + 0.5 * np.hstack([v[:, :-1], np.zeros((K, 1))])
+    np.testing.assert_allclose(obj.hessp(coef, v), expected, **TOL)
+
+
+# --------------------------------------------------------------------------------------------
+# Determinism
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["C64", "CSR64"])
+def test_bitwise_identical_for_any_thread_count(fmt):
+    rng = np.random.default_rng(7)
+    n = 150_000  # enough rows (and stored entries) for several chunks in every format
+    X0 = rng.standard_normal((n, D))
+    X0[rng.random((n, D)) < 0.3] = 0.0
+    X = as_format(X0, fmt)
+    y = rng.integers(0, 4, n)
+    sw = rng.uniform(0.1, 2.0, n)
+    results = []
+    for n_threads in (1, 2):
+        obj = fastloss.LinearObjective(X, y, MN, l2=0.1, sample_weight=sw, n_threads=n_threads)
+        coef = coef_for(obj)
+        V = np.random.default_rng(8).standard_normal((obj.n_coef, 2))
+        g, hessp = obj.gradient_hessp(coef)
+        results.append([np.asarray(obj.loss(coef)), g, obj.hessp(coef, V), hessp(V), obj.hessian_diag(coef),
+                        obj.hessian(coef)])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+    if fmt == "C64":
+        from fastloss.kernels._matrix import _dense_chunk_bounds
+
+        assert _dense_chunk_bounds(n, obj.n_coef).size > 3
+
+
+# --------------------------------------------------------------------------------------------
+# Pointwise API
+# --------------------------------------------------------------------------------------------
+
+def _raw(n=2000, K=4, seed=9, scale=3.0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, K)) * scale, rng.integers(0, K, n), rng.uniform(0.1, 2.0, n)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pointwise_kernel_matches_reference_and_sklearn(dtype):
+    from sklearn._loss.loss import HalfMultinomialLoss
+
+    raw64, y, sw = _raw()
+    raw = raw64.astype(dtype)
+    n, K = raw.shape
+    loss, grad, hess = np.empty(n, dtype), np.empty((n, K), dtype), np.empty((n, K), dtype)
+    loss_sum, weight_sum = MK.pointwise(y, raw, sw, loss, grad, hess)
+    rtol = 1e-13 if dtype == np.float64 else 2e-7
+    r = raw.astype(np.float64)
+    np.testing.assert_allclose(loss, sw * R.point_loss(MN, y, r), rtol=rtol)
+    np.testing.assert_allclose(grad, sw[:, None] * R.point_gradient(MN, y, r), rtol=rtol, atol=1e-300)
+    np.testing.assert_allclose(hess, sw[:, None] * R.point_hessian(MN, y, r), rtol=rtol, atol=1e-300)
+    np.testing.assert_allclose(loss_sum, np.sum(sw * R.point_loss(MN, y, r)), rtol=1e-13)
+    np.testing.assert_allclose(weight_sum, np.sum(sw), rtol=1e-14)
+
+    sk = HalfMultinomialLoss(n_classes=K)
+    yf = y.astype(dtype)
+    tol = dict(rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-12 if dtype == np.float64 else 1e-6)
+    np.testing.assert_allclose(loss, sk.loss(yf, raw, sample_weight=sw.astype(dtype)), **tol)
+    sk_grad, sk_hess = sk.gradient_hessian(yf, raw, sample_weight=sw.astype(dtype))
+    np.testing.assert_allclose(grad, sk_grad, **tol)
+    np.testing.assert_allclose(hess, sk_hess, **tol)
+
+
+def test_pointwise_api():
+    # (get_loss's other methods pass other combinations of empty outputs: each compiles anew)
+    L = fastloss.get_loss(MN)
+    raw, y, sw = _raw()
+    grad, hess = L.gradient_hessian(y, raw, sample_weight=sw)
+    assert grad.shape == raw.shape and hess.shape == raw.shape
+    np.testing.assert_allclose(grad, sw[:, None] * R.point_gradient(MN, y, raw), rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(hess, sw[:, None] * R.point_hessian(MN, y, raw), rtol=1e-13, atol=1e-300)
+    loss = L.loss(y, raw, sample_weight=sw)
+    assert loss.shape == (raw.shape[0],)
+    np.testing.assert_allclose(loss, sw * R.point_loss(MN, y, raw), rtol=1e-13)
+    mean = L.mean_loss(y, raw, sample_weight=sw)
+    np.testing.assert_allclose(mean, R.mean_loss(MN, y, raw, sample_weight=sw), rtol=1e-13)
+    assert L.mean_loss(y, raw, sample_weight=sw, n_threads=1) == mean
+    np.testing.assert_allclose(L.mean_loss(y, raw), np.mean(R.point_loss(MN, y, raw)), rtol=1e-13)
+
+
+def test_pointwise_extreme_scores():
+    big = 1e300
+    raw = np.array([
+        [big, -big, 0.0],
+        [big, -big, 0.0],
+        [big, -big, 0.0],
+        [-big, -big, -big],   # all equal: uniform probabilities
+        [0.0, -700.0, -700.0],  # loss ~ 2e-304, p_0 within 2e-304 of 1
+        [0.0, -700.0, -700.0],
+        [1e-300, 0.0, -1e-300],
+    ])
+    y = np.array([0, 1, 2, 1, 0, 1, 2])
+    n, K = raw.shape
+    loss, grad, hess = np.empty(n), np.empty((n, K)), np.empty((n, K))
+    MK.pointwise(y, raw, np.empty(0), loss, grad, hess)
+    assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))
+    t = 2.0 * math.exp(-700.0)  # exact to a few ulp: log1p(t) = t (1 - t/2 + ...) and t ~ 2e-304
+    third = 1.0 / 3.0
+    expected_loss = [0.0, 2 * big, big, math.log(3.0), t, 700.0 + t]
+    np.testing.assert_allclose(loss[:6], expected_loss, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(loss[6], math.log(3.0), rtol=1e-15)
+    np.testing.assert_array_equal(grad[0], [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(grad[1], [1.0, -1.0, 0.0])
+    np.testing.assert_array_equal(grad[2], [1.0, 0.0, -1.0])
+    np.testing.assert_allclose(grad[3], [third, -2 * third, third], rtol=1e-15)
+    e = math.exp(-700.0)
+    # p_0 - 1 = -(2e) / (1 + 2e): tiny, and exact to the last bits (not 0, not 1e-16)
+    np.testing.assert_allclose(grad[4], [-t / (1 + t), e / (1 + t), e / (1 + t)], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(grad[5], [1 / (1 + t), e / (1 + t) - 1, e / (1 + t)], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(hess[4], [t, e, e], rtol=1e-14, atol=0)
+    np.testing.assert_array_equal(hess[0], [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(hess[3], [2 / 9] * 3, rtol=1e-15)
+    # and the reference agrees wherever it is exact
+    np.testing.assert_allclose(loss, R.point_loss(MN, y, raw), rtol=1e-14, atol=0)
+    np.testing.assert_allclose(grad, R.point_gradient(MN, y, raw), rtol=1e-14, atol=0)
+    np.testing.assert_allclose(hess, R.point_hessian(MN, y, raw), rtol=1e-14, atol=0)
+    # wide-range scores: every exp of the softmax is exercised from 1 down to underflow
+    wide = np.random.default_rng(11).uniform(-400.0, 400.0, (3000, 5))
+    yw = np.random.default_rng(12).integers(0, 5, 3000)
+    lw, gw, hw = np.empty(3000), np.empty((3000, 5)), np.empty((3000, 5))
+    MK.pointwise(yw, wide, np.empty(0), lw, gw, hw)
+    np.testing.assert_allclose(lw, R.point_loss(MN, yw, wide), rtol=1e-14, atol=0)
+    np.testing.assert_allclose(gw, R.point_gradient(MN, yw, wide), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(hw, R.point_hessian(MN, yw, wide), rtol=1e-13, atol=0)
+    # the objective on extreme scores stays finite too
+    X = np.array([[1.0], [-1.0], [0.5]])
+    obj = fastloss.LinearObjective(X, np.array([0, 1, 2]), MN)
+    coef = np.array([[big, 0.0], [-big, 0.0], [0.0, 0.0]])
+    loss_value, g = obj.loss_gradient(coef)
+    assert np.isfinite(loss_value) and np.all(np.isfinite(g))
+    assert np.all(np.isfinite(obj.hessp(coef, np.ones_like(coef))))
+
+
+# --------------------------------------------------------------------------------------------
+# A fit, against scikit-learn
+# --------------------------------------------------------------------------------------------
+
+def test_digits_fit_matches_sklearn_logistic_regression():
+    from scipy.optimize import minimize
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    n, d = X.shape
+    C = 0.05
+    obj = fastloss.LinearObjective(X, y, MN, l2=1.0 / (C * n))
+    res = minimize(obj.loss_gradient, np.zeros(obj.n_coef), jac=True, method="L-BFGS-B",
+                   options=dict(maxiter=5000, gtol=1e-12, ftol=1e-15))
+    coef = res.x.reshape(obj.coef_shape)
+    assert np.linalg.norm(obj.gradient(coef)) < 1e-7
+
+    with threadpool_limits(1):  # scikit-learn's OpenMP/BLAS threads crawl on a busy machine
+        clf = LogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(X, y)
+    sk = np.hstack([clf.coef_, clf.intercept_[:, None]])
+    # the intercepts are unpenalized: the loss does not change if they all shift together
+    coef[:, -1] -= coef[:, -1].mean()
+    sk[:, -1] -= sk[:, -1].mean()
+    assert np.linalg.norm(coef - sk) <= 1e-4 * np.linalg.norm(sk)
+    np.testing.assert_allclose(obj.loss(coef), obj.loss(sk), rtol=1e-9)

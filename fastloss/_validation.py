@@ -103,52 +103,119 @@ def check_X(X, name: str = "X"):
 
 
 def _check_sparse(X, name, sp):
+    """A SciPy sparse matrix or array -> ``((data, indices, indptr, n_cols), n, d, dtype)``.
+
+    A CSR input with float32/float64 data, int32/int64 indices and contiguous arrays is used in
+    place. Its arrays are only read: the caller's object is never modified (no
+    ``sum_duplicates`` / ``sort_indices`` / ``check_format``, which rewrite it); duplicates and
+    unsorted column indices are handled by the kernels (a duplicate counts as the sum of its
+    entries). CSC, COO and the other formats are converted to CSR, once, here, after their own
+    index arrays were checked (SciPy's conversions trust them and could write out of bounds).
+    Other dtypes become float64 / int64.
+    """
+    who = _where(name)
+
+    def real_data(data):
+        if data.dtype.kind == "c":
+            raise TypeError(f"{who} must be real, got complex dtype {data.dtype}")
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"{who} must hold real numbers, got dtype {data.dtype}")
+        if data.ndim != 1:
+            raise ValueError(f"{who}.data must be 1-dimensional, got shape {data.shape}")
+        return data
+
+    def index_array(arr, part, size=None):
+        arr = np.asarray(arr)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"{who}.{part} must hold integers, got dtype {arr.dtype}")
+        if arr.ndim != 1:
+            raise ValueError(f"{who}.{part} must be 1-dimensional, got shape {arr.shape}")
+        if size is not None and arr.size != size:
+            raise ValueError(f"{who}.{part} has {arr.size} entries but {who}.data has {size}")
+        return arr
+
+    def compressed(X, n_major, n_minor, major, minor):
+        """Checked ``(data, indices, indptr)`` of a CSR (major = row) or CSC (major = column)."""
+        data = real_data(np.asarray(X.data))
+        indices = index_array(X.indices, "indices", data.size)
+        indptr = index_array(X.indptr, "indptr")
+        if indptr.size != n_major + 1:
+            raise ValueError(f"{who}.indptr has {indptr.size} entries, expected n_{major}s + 1 = {n_major + 1}")
+        # indptr's values bound every later step (slicing, casts, the kernels' reads): first.
+        outside = (indptr < 0) | (indptr > indices.size)
+        if outside.any():
+            bad = int(np.flatnonzero(outside)[0])
+            raise ValueError(
+                f"{who}.indptr[{bad}] = {indptr[bad]} is outside [0, {indices.size}] (the stored entries)"
+            )
+        if indptr[0] != 0:
+            raise ValueError(f"{who}.indptr[0] must be 0, got {indptr[0]}")
+        # The kernels are compiled for int32 or int64 index arrays, one dtype for both. Casts
+        # copy index arrays of unusual dtypes only (or indptr, n + 1 entries), never the data.
+        index_dtype = indices.dtype if indices.dtype in (np.int32, np.int64) else np.dtype(np.int64)
+        if indices.size > np.iinfo(index_dtype).max:  # indptr's values would not fit
+            index_dtype = np.dtype(np.int64)
+        original = indices
+        if indices.dtype != index_dtype:
+            indices = indices.astype(index_dtype)  # uint64 >= 2**63 wraps negative: still out of range
+        if indptr.dtype != index_dtype:
+            indptr = indptr.astype(index_dtype)  # safe: 0 <= indptr <= indices.size, checked above
+        indices, indptr = np.ascontiguousarray(indices), np.ascontiguousarray(indptr)
+        # Entries past indptr[-1] are not part of the matrix (as in SciPy): they are ignored.
+        nnz = int(indptr[-1])
+        from .kernels._checks import csr_first_bad_structure
+
+        code, pos = csr_first_bad_structure(indices[:nnz], indptr, n_minor)
+        if code == 1:
+            raise ValueError(f"{who}.indptr decreases at {major} {pos}: {indptr[pos]} > {indptr[pos + 1]}")
+        if code == 2:
+            at = int(np.searchsorted(indptr, pos, side="right") - 1)
+            raise ValueError(
+                f"{who} has {minor} index {original[pos]} out of range [0, {n_minor}) at stored entry {pos} "
+                f"({major} {at})"
+            )
+        return data[:nnz], indices[:nnz], indptr
+
     if X.ndim != 2:
-        raise ValueError(f"{_where(name)} must be 2-dimensional, got shape {X.shape}")
-    if X.format != "csr":
-        X = X.tocsr()  # CSC, COO, ...: converted once, at construction
-    n, d = X.shape
+        raise ValueError(f"{who} must be 2-dimensional (n_samples, n_features), got shape {X.shape}")
+    n, d = (int(s) for s in X.shape)
     if n == 0 or d == 0:
-        raise ValueError(f"{_where(name)} is empty: shape {X.shape}; need at least one sample and one feature")
-    data = np.asarray(X.data)
-    if data.dtype.kind == "c":
-        raise TypeError(f"{_where(name)} must be real, got complex dtype {data.dtype}")
+        raise ValueError(f"{who} is empty: shape {X.shape}; need at least one sample and one feature")
+
+    if X.format == "csc":
+        compressed(X, d, n, "column", "row")
+        X = X.tocsr()  # a new object: the caller's X is not touched
+    elif X.format != "csr":
+        if X.format != "coo":
+            try:
+                X = X.tocoo()  # BSR, DIA, LIL, DOK: NumPy-level conversions that check bounds
+            except (ValueError, IndexError, TypeError) as exc:
+                raise ValueError(f"{who} ({X.format}) could not be converted to CSR: {exc}") from None
+        data = real_data(np.asarray(X.data))
+        row = index_array(X.row, "row", data.size)
+        col = index_array(X.col, "col", data.size)
+        for part, idx, size in (("row", row, n), ("col", col, d)):
+            outside = np.flatnonzero((idx < 0) | (idx >= size))
+            if outside.size:
+                p = int(outside[0])
+                raise ValueError(f"{who}.{part}[{p}] = {idx[p]} is out of range [0, {size})")
+        if data.dtype not in _FLOATS:
+            data = data.astype(np.float64)  # before duplicates are summed, so that they cannot overflow
+        X = sp.coo_matrix((data, (row, col)), shape=(n, d)).tocsr()  # sums duplicates
+
+    data, indices, indptr = compressed(X, n, d, "row", "column")
     if data.dtype not in _FLOATS:
         data = data.astype(np.float64)
-    indices = np.asarray(X.indices)
-    indptr = np.asarray(X.indptr)
-    if indices.dtype not in (np.int32, np.int64):
-        indices = indices.astype(np.int64)
-    if indptr.dtype != indices.dtype:
-        indptr = indptr.astype(indices.dtype)
-    if indptr.ndim != 1 or indptr.size != n + 1:
-        raise ValueError(f"{_where(name)}.indptr has size {indptr.size}, expected n_rows + 1 = {n + 1}")
-    if indptr[0] != 0:
-        raise ValueError(f"{_where(name)}.indptr[0] must be 0, got {indptr[0]}")
-    nnz = int(indptr[-1])
-    if indices.size < nnz or data.size < nnz:
-        raise ValueError(
-            f"{_where(name)}.indptr[-1] = {nnz} but indices has {indices.size} and data {data.size} entries"
-        )
-    indices, data = indices[:nnz], data[:nnz]
-    if not (data.flags.c_contiguous and indices.flags.c_contiguous and indptr.flags.c_contiguous):
-        data, indices, indptr = (np.ascontiguousarray(a) for a in (data, indices, indptr))
-    from .kernels._checks import csr_first_bad_structure, first_nonfinite_2d
+    data = np.ascontiguousarray(data)
+    if data.size:
+        from .kernels._checks import first_nonfinite_2d
 
-    code, pos = csr_first_bad_structure(indices, indptr, d)
-    if code == 1:
-        raise ValueError(f"{_where(name)}.indptr decreases at row {pos}: {indptr[pos]} > {indptr[pos + 1]}")
-    if code == 2:
-        row = int(np.searchsorted(indptr, pos, side="right") - 1)
-        raise ValueError(
-            f"{_where(name)} has column index {indices[pos]} out of range [0, {d}) at stored entry {pos} (row {row})"
-        )
-    if nnz:
-        bad = first_nonfinite_2d(data.reshape(nnz, 1))
+        bad = first_nonfinite_2d(data.reshape(data.size, 1))
         if bad >= 0:
             row = int(np.searchsorted(indptr, bad, side="right") - 1)
             raise ValueError(
-                f"{_where(name)} contains a non-finite value {data[bad]} at row {row}, column {indices[bad]}"
+                f"{who} contains a non-finite value {data[bad]} at row {row}, column {indices[bad]} "
+                f"(stored entry {bad})"
             )
     return (data, indices, indptr, d), n, d, data.dtype
 

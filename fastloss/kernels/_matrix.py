@@ -15,6 +15,10 @@ Conventions shared by every primitive (``a:b`` is a block of rows, ``r = i - a``
 
 Accumulation is float64 whatever the dtype of ``X``. Nothing is validated here: the caller
 guarantees ``0 <= a <= b <= n_rows(X)``, the shapes above, and (for CSR) indices in range.
+
+CSR rows may be empty, and their column indices unsorted and repeated: a repeated column counts
+as the sum of its entries (as in SciPy), in every primitive. CSR reduction chunks are balanced by
+stored entries, not rows (:func:`_csr_chunk_bounds`).
 """
 
 from __future__ import annotations
@@ -91,6 +95,96 @@ def _dense_chunk_bounds(n, width=0):
     return bounds
 
 
+@jit()
+def csr_n_chunks(n, nnz, width):
+    """How many chunks a CSR matrix of ``n`` rows and ``nnz`` stored entries is split into.
+
+    Work is counted as ``nnz + n``. Each chunk gets at least ``_config.MIN_CHUNK_WORK`` of it;
+    up to ``_config.WIDE_CHUNKS`` chunks are always allowed (so that many threads get work
+    even on a wide matrix), more only while each chunk holds ``WIDE_CHUNKS * width`` of work;
+    and ``n_chunks * width`` float64 partials stay within ``_config.PARTIAL_BUDGET_BYTES``,
+    the same budget as for dense input. Depends on the data's shape only, never on threads.
+    """
+    work = nnz + n
+    by_work = work // _config.MIN_CHUNK_WORK
+    by_width = max(_config.WIDE_CHUNKS, work // (_config.WIDE_CHUNKS * max(width, 1)))
+    by_memory = _config.PARTIAL_BUDGET_BYTES // (8 * max(width, 1))
+    return max(1, min(_config.MAX_CHUNKS, n, by_work, by_width, by_memory))
+
+
+@jit()
+def _csr_chunk_bounds(indptr, width):
+    """Row boundaries that give each chunk about the same number of stored entries plus rows.
+
+    Boundary ``c`` is the first row ``i`` whose cumulative work ``indptr[i] + i`` reaches
+    ``c / n_chunks`` of the total (a binary search: ``indptr[i] + i`` strictly increases with
+    ``i``). Boundaries depend on ``indptr`` only. A row with more entries than a chunk's share
+    would leave empty chunks; those are dropped, so every chunk has at least one row.
+    """
+    n = indptr.size - 1
+    nnz = np.int64(indptr[n])
+    work = nnz + n
+    n_chunks = csr_n_chunks(n, nnz, width)
+    bounds = np.empty(n_chunks + 1, dtype=np.int64)
+    bounds[0] = 0
+    m = 1
+    lo = 0
+    for c in range(1, n_chunks):
+        target = (c * work) // n_chunks
+        hi = n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if np.int64(indptr[mid]) + mid >= target:
+                hi = mid
+            else:
+                lo = mid + 1
+        if lo > bounds[m - 1] and lo < n:
+            bounds[m] = lo
+            m += 1
+    bounds[m] = n
+    return bounds[: m + 1]
+
+
+# --- CSR row helpers -------------------------------------------------------------------------
+
+@jit(inline=True)
+def _csr_row(data, indices, indptr, i):
+    """Stored values and column indices of row ``i``, as slices.
+
+    The primitives loop over these slices from 0 and index with ``np.uint64(column)``: with
+    indices known to be non-negative Numba emits no negative-index wraparound, and the dot
+    product ran 2-2.5x faster than a loop over ``range(indptr[i], indptr[i + 1])`` (n = 10^6,
+    d = 10^5, 50 entries per row, float64, int32 and int64 indices alike).
+    """
+    lo = indptr[i]
+    hi = indptr[i + 1]
+    return data[lo:hi], indices[lo:hi]
+
+
+@jit()
+def _strictly_increasing(cols):
+    for q in range(1, cols.size):
+        if cols[q] <= cols[q - 1]:
+            return False
+    return True
+
+
+@jit()
+def _sq_axpy_unsorted_row(row_data, row_cols, g, out):
+    """``out[j] += g * s_j ** 2``, ``s_j`` the sum of the row's entries stored in column ``j``."""
+    order = np.argsort(row_cols, kind="mergesort")  # stable: duplicates summed in storage order
+    m = order.size
+    q = 0
+    while q < m:
+        col = row_cols[order[q]]
+        s = np.float64(row_data[order[q]])
+        q += 1
+        while q < m and row_cols[order[q]] == col:
+            s += row_data[order[q]]
+            q += 1
+        out[col] += g * s * s
+
+
 @overload(n_rows, **_INLINE)
 def _n_rows(X):
     if isinstance(X, types.Array):
@@ -125,7 +219,7 @@ def _chunk_bounds(X, width):
     if isinstance(X, types.Array):
         return lambda X, width: _dense_chunk_bounds(X.shape[0], width)
     if _is_csr(X):
-        return lambda X, width: _dense_chunk_bounds(X[2].shape[0] - 1, width)
+        return lambda X, width: _csr_chunk_bounds(X[2], width)
 
 
 # --- rows_dot --------------------------------------------------------------------------------
@@ -150,22 +244,26 @@ def _rows_dot(X, a, b, W, Z):
             for k in range(W.shape[0]):
                 for r in range(m):
                     Z[k, r] = 0.0
+            first = np.uintp(a)  # unsigned: no wraparound check, so the r loop vectorizes
             for j in range(d):
                 for k in range(W.shape[0]):
                     wj = W[k, j]
                     for r in range(m):
-                        Z[k, r] += X[a + r, j] * wj
+                        Z[k, r] += X[first + np.uintp(r), j] * wj
         return impl
     if _is_csr(X):
         def impl(X, a, b, W, Z):
             data, indices, indptr = X[0], X[1], X[2]
             for r in range(b - a):
                 i = a + r
-                lo, hi = indptr[i], indptr[i + 1]
+                # Slices of the row and unsigned column indices: the loops then index from 0
+                # with no negative-index wraparound, which ran 2-2.5x faster (see _csr_row).
+                row_data, row_cols = _csr_row(data, indices, indptr, i)
                 for k in range(W.shape[0]):
+                    w = W[k]
                     acc = 0.0
-                    for p in range(lo, hi):
-                        acc += data[p] * W[k, indices[p]]
+                    for q in range(row_data.size):
+                        acc += row_data[q] * w[np.uint64(row_cols[q])]
                     Z[k, r] = acc
         return impl
 
@@ -189,24 +287,27 @@ def _rows_axpy(X, a, b, G, OUT):
         def impl(X, a, b, G, OUT):
             d = X.shape[1]
             m = b - a
+            first = np.uintp(a)
             for j in range(d):
                 for k in range(G.shape[0]):
                     acc = 0.0
                     for r in range(m):
-                        acc += G[k, r] * X[a + r, j]
+                        acc += G[k, r] * X[first + np.uintp(r), j]
                     OUT[k, j] += acc
         return impl
     if _is_csr(X):
         def impl(X, a, b, G, OUT):
             data, indices, indptr = X[0], X[1], X[2]
             for r in range(b - a):
-                i = a + r
-                lo, hi = indptr[i], indptr[i + 1]
+                row_data, row_cols = _csr_row(data, indices, indptr, a + r)
                 for k in range(G.shape[0]):
                     g = G[k, r]
                     if g != 0.0:
-                        for p in range(lo, hi):
-                            OUT[k, indices[p]] += g * data[p]
+                        out = OUT[k]
+                        # Duplicate column indices are added one after the other: they count
+                        # as their sum, as in SciPy.
+                        for q in range(row_data.size):
+                            out[np.uint64(row_cols[q])] += g * row_data[q]
         return impl
 
 
@@ -226,10 +327,11 @@ def _rows_sq_axpy(X, a, b, g, out):
     if _is_dense(X, "F"):
         def impl(X, a, b, g, out):
             d = X.shape[1]
+            first = np.uintp(a)
             for j in range(d):
                 acc = 0.0
                 for r in range(b - a):
-                    x = np.float64(X[a + r, j])
+                    x = np.float64(X[first + np.uintp(r), j])
                     acc += g[r] * x * x
                 out[j] += acc
         return impl
@@ -239,10 +341,19 @@ def _rows_sq_axpy(X, a, b, g, out):
             for r in range(b - a):
                 i = a + r
                 gr = g[r]
-                if gr != 0.0:
-                    for p in range(indptr[i], indptr[i + 1]):
-                        x = np.float64(data[p])
-                        out[indices[p]] += gr * x * x
+                if gr == 0.0:
+                    continue
+                row_data, row_cols = _csr_row(data, indices, indptr, i)
+                if not _strictly_increasing(row_cols):
+                    # A repeated column must contribute the square of its entries' sum,
+                    # (x1 + x2)^2, not x1^2 + x2^2. Rows whose columns are not strictly
+                    # increasing (unsorted or duplicated: non-canonical input) take an exact,
+                    # slower path that sorts the row.
+                    _sq_axpy_unsorted_row(row_data, row_cols, gr, out)
+                    continue
+                for q in range(row_data.size):
+                    x = np.float64(row_data[q])
+                    out[np.uint64(row_cols[q])] += gr * x * x
         return impl
 
 
@@ -261,6 +372,7 @@ def _rows_densify(X, a, b, D):
                 i = a + r
                 for j in range(X[3]):
                     D[r, j] = 0.0
-                for p in range(indptr[i], indptr[i + 1]):
-                    D[r, indices[p]] += data[p]
+                row_data, row_cols = _csr_row(data, indices, indptr, i)
+                for q in range(row_data.size):
+                    D[r, np.uint64(row_cols[q])] += row_data[q]
         return impl

@@ -1,0 +1,568 @@
+"""Sparse ``X``: a SciPy sparse matrix or array works wherever a dense one does (contract section 3).
+
+Every ``LinearObjective`` method on a CSR ``X`` is compared with the same method on the dense
+copy of the same matrix, with the NumPy oracle ``fastloss.reference`` and with scikit-learn's
+``LinearModelLoss`` (same CSR input). The matrices are made awkward on purpose: empty rows
+(first and last among them), explicit zeros, unsorted column indices, duplicate entries (which
+count as their sum), entries past ``indptr[-1]``. Then: other formats, shapes and dtypes;
+finite differences; bitwise determinism across thread counts, on a balanced-by-non-zeros chunk
+split and on a 2,000,000-feature matrix whose chunk count the memory budget lowers; invalid
+structures (``ValueError`` naming the problem, never a crash); and the caller's matrix is
+neither copied nor modified.
+
+Compile time: each (data dtype, index dtype) pair compiles every kernel once, so only two
+pairs are used (float64/int32, SciPy's default, and float32/int64, marked ``slow``), and
+float32 results are compared with the float64 dense kernels on the same (exactly upcast)
+values. Read-only CSR arrays are a further Numba type: that case is ``slow`` too.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
+from sklearn.linear_model._linear_loss import LinearModelLoss
+
+from fastloss import LinearObjective
+from fastloss import reference as ref
+from fastloss._config import PARTIAL_BUDGET_BYTES
+
+LOSSES = ("logistic", "squared_hinge", "modified_huber", "tangent", "multinomial")
+#: (data dtype, index dtype): SciPy's default, and the other dtype of each. The second pair
+#: compiles every binary kernel once more (about a minute cold), hence ``slow``.
+COMBOS = (
+    pytest.param(np.float64, np.int32, id="f64-i32"),
+    pytest.param(np.float32, np.int64, id="f32-i64", marks=pytest.mark.slow),
+)
+K = 3  # classes of the multinomial cases
+TWO_THREADS = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+def awkward_csr(n=61, d=7, dtype=np.float64, index_dtype=np.int32, seed=0, *, canonical=False):
+    """A CSR matrix with empty rows (first, last, and some between), explicit zeros and, unless
+    ``canonical``, unsorted column indices and duplicate entries; built from its arrays, so that
+    SciPy neither sorts nor sums anything."""
+    rng = np.random.default_rng(seed)
+    rows_data, rows_cols = [], []
+    for i in range(n):
+        if i in (0, n - 1) or i % 9 == 4:
+            length = 0
+        else:
+            length = int(rng.integers(1, d + 1))
+        cols = np.sort(rng.choice(d, size=length, replace=False))
+        vals = rng.normal(size=length)
+        if length and i % 5 == 1:
+            vals[0] = 0.0  # explicit zero
+        if not canonical and length >= 2:
+            if i % 3 == 0:
+                cols, vals = cols[::-1], vals[::-1]  # unsorted
+            if i % 4 == 2:  # a duplicate of the first entry, stored last
+                cols = np.append(cols, cols[0])
+                vals = np.append(vals, rng.normal())
+        rows_cols.append(cols)
+        rows_data.append(vals)
+    indptr = np.concatenate([[0], np.cumsum([len(c) for c in rows_cols])]).astype(index_dtype)
+    data = np.concatenate(rows_data).astype(dtype)
+    indices = np.concatenate(rows_cols).astype(index_dtype)
+    X = sp.csr_matrix((n, d), dtype=dtype)
+    X.data, X.indices, X.indptr = data, indices, indptr  # SciPy's constructor would downcast int64
+    # The empty matrix's cached flags say "canonical"; SciPy's conversions trust them.
+    X.has_sorted_indices = X.has_canonical_format = all(np.all(np.diff(c) > 0) for c in rows_cols)
+    return X
+
+
+def dense_of(X) -> np.ndarray:
+    """The dense float64 matrix that ``X`` stands for (duplicates summed in float64)."""
+    return X.astype(np.float64).toarray()
+
+
+def labels(name, n, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, K if name == "multinomial" else 2, size=n).astype(np.float64)
+
+
+def coef_for(obj, seed=2, scale=0.8):
+    return np.random.default_rng(seed).normal(scale=scale, size=obj.coef_shape)
+
+
+def close(actual, expected, rtol=1e-12):
+    expected = np.asarray(expected)
+    scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
+
+
+def snapshot(X):
+    return X, X.data, X.indices, X.indptr, X.data.copy(), X.indices.copy(), X.indptr.copy()
+
+
+def assert_untouched(snap):
+    X, data, indices, indptr, data0, indices0, indptr0 = snap
+    assert X.data is data and X.indices is indices and X.indptr is indptr
+    np.testing.assert_array_equal(X.data, data0)
+    np.testing.assert_array_equal(X.indices, indices0)
+    np.testing.assert_array_equal(X.indptr, indptr0)
+    assert X.indices.dtype == indices0.dtype and X.indptr.dtype == indptr0.dtype
+
+
+def all_methods(obj, coef, V):
+    """Every method's result, in a dict (hessp for one and for several directions)."""
+    loss, grad = obj.loss_gradient(coef)
+    g2, hessp = obj.gradient_hessp(coef)
+    out = {
+        "loss": obj.loss(coef),
+        "gradient": obj.gradient(coef),
+        "loss_gradient.loss": loss,
+        "loss_gradient.grad": grad,
+        "hessp": obj.hessp(coef, V[:, 0].reshape(obj.coef_shape)),
+        "hessp.flat": obj.hessp(coef, V[:, 1]),
+        "hessp.2d": obj.hessp(coef, V),
+        "gradient_hessp.grad": g2,
+        "gradient_hessp.hessp": hessp(V[:, 0].reshape(obj.coef_shape)),
+        "gradient_hessp.hessp.2d": hessp(V),
+        "hessian_diag": obj.hessian_diag(coef),
+        "hessian": obj.hessian(coef),
+    }
+    return out
+
+
+def directions(obj, k=3, seed=3):
+    return np.random.default_rng(seed).normal(size=(obj.n_coef, k))
+
+
+# --------------------------------------------------------------------------------------------
+# Sparse == dense == reference == scikit-learn
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("dtype, index_dtype", COMBOS)
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no-intercept"])
+@pytest.mark.parametrize("weighted_l2", [False, True], ids=["plain", "sw-l2"])
+def test_every_method_matches_dense_and_reference(name, dtype, index_dtype, fit_intercept, weighted_l2):
+    if name == "multinomial" and dtype == np.float32:
+        pytest.skip("multinomial kernels are compiled for one sparse dtype pair only (compile time)")
+    X = awkward_csr(dtype=dtype, index_dtype=index_dtype)
+    n = X.shape[0]
+    y = labels(name, n)
+    rng = np.random.default_rng(4)
+    sw = rng.uniform(0.1, 3.0, size=n) if weighted_l2 else None
+    l2 = 0.3 if weighted_l2 else 0.0
+    kw = dict(l2=l2, fit_intercept=fit_intercept, sample_weight=sw)
+    snap = snapshot(X)
+
+    obj = LinearObjective(X, y, name, **kw)
+    dense = LinearObjective(dense_of(X), y, name, **kw)
+    assert (obj.n_samples, obj.n_features, obj.coef_shape) == (dense.n_samples, dense.n_features, dense.coef_shape)
+    coef = coef_for(obj)
+    V = directions(obj)
+    got, want = all_methods(obj, coef, V), all_methods(dense, coef, V)
+    for key in want:
+        assert np.shape(got[key]) == np.shape(want[key]), key
+        close(got[key], want[key])
+
+    # The oracle, on a canonical float64 copy (it is the oracle, not what is tested here).
+    Xr = X.astype(np.float64, copy=True)
+    Xr.sum_duplicates()
+    rkw = dict(kw, n_classes=K if name == "multinomial" else None)
+    close(got["loss"], ref.objective_loss(name, Xr, y, coef, **rkw), rtol=1e-11)
+    close(got["gradient"], ref.objective_gradient(name, Xr, y, coef, **rkw), rtol=1e-11)
+    close(got["hessp.2d"], ref.objective_hessp(name, Xr, y, coef, V, **rkw), rtol=1e-11)
+    close(got["hessian_diag"], ref.objective_hessian_diag(name, Xr, y, coef, **rkw), rtol=1e-11)
+    close(got["hessian"], ref.objective_hessian(name, Xr, y, coef, **rkw), rtol=1e-11)
+    assert_untouched(snap)
+
+
+@pytest.mark.parametrize("name", ["logistic", "multinomial"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no-intercept"])
+def test_matches_sklearn_linear_model_loss_on_the_same_csr(name, fit_intercept):
+    X = awkward_csr(n=80, d=6, seed=5)  # duplicates and unsorted rows: SciPy's products sum them too
+    n = X.shape[0]
+    y = labels(name, n, seed=6)
+    sw = np.random.default_rng(7).uniform(0.2, 2.0, size=n)
+    l2 = 0.25
+    obj = LinearObjective(X, y, name, l2=l2, fit_intercept=fit_intercept, sample_weight=sw)
+    coef = coef_for(obj, seed=8)
+    v = np.random.default_rng(9).normal(size=obj.coef_shape)
+    if name == "multinomial":
+        lml = LinearModelLoss(HalfMultinomialLoss(n_classes=K), fit_intercept=fit_intercept)
+        to_sk = lambda a: a.ravel(order="F")  # noqa: E731  sklearn: classes contiguous
+        from_sk = lambda a: a.reshape(obj.coef_shape, order="F")  # noqa: E731
+    else:
+        lml = LinearModelLoss(HalfBinomialLoss(), fit_intercept=fit_intercept)
+        to_sk = from_sk = lambda a: a  # noqa: E731
+    loss_sk, grad_sk = lml.loss_gradient(to_sk(coef), X, y, sample_weight=sw, l2_reg_strength=l2)
+    _, hessp_sk = lml.gradient_hessian_product(to_sk(coef), X, y, sample_weight=sw, l2_reg_strength=l2)
+    loss, grad = obj.loss_gradient(coef)
+    assert loss == pytest.approx(loss_sk, rel=1e-12)
+    close(grad, from_sk(grad_sk))
+    close(obj.hessp(coef, v), from_sk(hessp_sk(to_sk(v))))
+    _, hessp = obj.gradient_hessp(coef)
+    close(hessp(v), from_sk(hessp_sk(to_sk(v))))
+
+
+# --------------------------------------------------------------------------------------------
+# Structure: duplicates, order, empty rows, formats, shapes, dtypes
+# --------------------------------------------------------------------------------------------
+
+def test_duplicates_count_as_their_sum_in_every_method():
+    # Row 0 stores column 1 three times (2 + 3 - 1 = 4) unsorted with column 0; hessian_diag
+    # must see 4**2, not 2**2 + 3**2 + 1**2.
+    data = np.array([2.0, 0.5, 3.0, -1.0, 1.5, 1.5])
+    indices = np.array([1, 0, 1, 1, 2, 2], dtype=np.int32)
+    indptr = np.array([0, 4, 4, 6], dtype=np.int32)
+    X = sp.csr_matrix((data, indices, indptr), shape=(3, 3))
+    D = np.array([[0.5, 4.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(dense_of(X), D)
+    y = np.array([1.0, 0.0, 1.0])
+    obj, dense = LinearObjective(X, y, l2=0.1), LinearObjective(D, y, l2=0.1)
+    coef = np.array([0.3, -0.2, 0.1, 0.05])
+    V = directions(obj, k=2)
+    got, want = all_methods(obj, coef, V), all_methods(dense, coef, V)
+    for key in want:
+        close(got[key], want[key])
+
+
+def test_sorted_and_unsorted_storage_of_one_matrix_agree():
+    X = awkward_csr(n=90, d=9, seed=11, canonical=True)
+    assert X.has_sorted_indices
+    shuffled = X.copy()
+    rng = np.random.default_rng(12)
+    for i in range(X.shape[0]):
+        lo, hi = X.indptr[i], X.indptr[i + 1]
+        perm = rng.permutation(hi - lo)
+        shuffled.indices[lo:hi] = X.indices[lo:hi][perm]
+        shuffled.data[lo:hi] = X.data[lo:hi][perm]
+    shuffled.has_sorted_indices = False
+    y = labels("logistic", X.shape[0])
+    a, b = LinearObjective(X, y, "modified_huber"), LinearObjective(shuffled, y, "modified_huber")
+    coef = coef_for(a)
+    V = directions(a)
+    got, want = all_methods(b, coef, V), all_methods(a, coef, V)
+    for key in want:
+        close(got[key], want[key])
+
+
+OTHER_FORMATS = {
+    "csr_array": sp.csr_array,
+    "csc_matrix": sp.csc_matrix,
+    "csc_array": sp.csc_array,
+    "coo_matrix": sp.coo_matrix,
+    "coo_array": sp.coo_array,
+    "lil": sp.lil_matrix,
+    "dok": sp.dok_matrix,
+    "bsr": sp.bsr_matrix,
+}
+
+
+def test_other_formats_are_converted_once_and_agree():
+    X = awkward_csr(n=50, d=6, seed=13)
+    y = labels("logistic", X.shape[0])
+    base = LinearObjective(X, y, "tangent", l2=0.2)
+    coef = coef_for(base)
+    V = directions(base)
+    want = all_methods(base, coef, V)
+    for fmt, to_format in OTHER_FORMATS.items():
+        # From a fresh copy each time: SciPy's tolil() sums the *source's* duplicates in place,
+        # which would corrupt conversions made earlier that share its arrays.
+        Xf = to_format(awkward_csr(n=50, d=6, seed=13))
+        obj = LinearObjective(Xf, y, "tangent", l2=0.2)
+        got = all_methods(obj, coef, V)
+        for key in want:
+            close(got[key], want[key])
+        assert obj._X[2].dtype == obj._X[1].dtype, fmt
+
+
+def test_coo_with_duplicate_coordinates():
+    row = np.array([0, 2, 0, 1, 2, 0])
+    col = np.array([1, 0, 1, 2, 0, 1])
+    data = np.array([1.0, 2.0, -0.5, 4.0, 0.25, 3.0])
+    X = sp.coo_matrix((data, (row, col)), shape=(3, 3))
+    snap = (X.row.copy(), X.col.copy(), X.data.copy())
+    y = np.array([0.0, 1.0, 1.0])
+    obj, dense = LinearObjective(X, y), LinearObjective(X.toarray(), y)
+    coef = np.array([0.4, -0.3, 0.2, 0.1])
+    V = directions(obj, k=2)
+    got, want = all_methods(obj, coef, V), all_methods(dense, coef, V)
+    for key in want:
+        close(got[key], want[key])
+    for a, b in zip(snap, (X.row, X.col, X.data), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [(1, 9), (40, 1)], ids=["1xd", "nx1"])
+def test_single_row_and_single_column(shape):
+    rng = np.random.default_rng(14)
+    D = rng.normal(size=shape) * (rng.random(shape) < 0.6)
+    X = sp.csr_matrix(D)
+    y = (np.arange(shape[0]) % 2).astype(float)
+    obj, dense = LinearObjective(X, y, l2=0.1), LinearObjective(D, y, l2=0.1)
+    coef = coef_for(obj)
+    V = directions(obj, k=2)
+    got, want = all_methods(obj, coef, V), all_methods(dense, coef, V)
+    for key in want:
+        close(got[key], want[key])
+
+
+@pytest.mark.parametrize("name", ["logistic", "multinomial"])
+def test_all_zero_matrix_is_valid(name):
+    X = sp.csr_matrix((25, 4))
+    assert X.nnz == 0
+    y = labels(name, 25)
+    obj, dense = LinearObjective(X, y, name, l2=0.5), LinearObjective(np.zeros((25, 4)), y, name, l2=0.5)
+    coef = coef_for(obj)
+    V = directions(obj, k=2)
+    got, want = all_methods(obj, coef, V), all_methods(dense, coef, V)
+    for key in want:
+        close(got[key], want[key])
+
+
+def test_entries_past_indptr_end_are_ignored():
+    X = awkward_csr(n=30, d=5, seed=15)
+    nnz = X.nnz
+    # Storage longer than the matrix, its tail garbage (non-finite, out of range): SciPy ignores it.
+    data = np.concatenate([X.data, [np.nan, np.inf, 7.0]])
+    indices = np.concatenate([X.indices, np.array([99, -4, 2], dtype=X.indices.dtype)])
+    padded = sp.csr_matrix((X.shape), dtype=np.float64)
+    padded.data, padded.indices, padded.indptr = data, indices, X.indptr.copy()
+    assert padded.indptr[-1] == nnz < padded.data.size
+    y = labels("logistic", 30)
+    a, b = LinearObjective(padded, y, l2=0.1), LinearObjective(X, y, l2=0.1)
+    coef = coef_for(a)
+    V = directions(a)
+    got, want = all_methods(a, coef, V), all_methods(b, coef, V)
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
+
+
+@pytest.mark.parametrize("dtype, index_dtype", COMBOS)
+def test_csr_is_used_in_place(dtype, index_dtype):
+    X = awkward_csr(n=20, d=4, dtype=dtype, index_dtype=index_dtype)
+    snap = snapshot(X)
+    obj = LinearObjective(X, labels("logistic", 20))
+    data, indices, indptr, n_cols = obj._X
+    assert n_cols == 4 and obj.dtype == dtype
+    assert np.shares_memory(data, X.data) and np.shares_memory(indices, X.indices)
+    assert indptr is X.indptr or np.shares_memory(indptr, X.indptr)
+    obj.loss_gradient(coef_for(obj))
+    assert_untouched(snap)
+
+
+@pytest.mark.slow
+def test_read_only_csr_is_used_in_place():
+    X = awkward_csr(n=20, d=4)
+    for a in (X.data, X.indices, X.indptr):
+        a.flags.writeable = False
+    y = labels("logistic", 20)
+    obj = LinearObjective(X, y)
+    assert np.shares_memory(obj._X[0], X.data)
+    coef = coef_for(obj)
+    close(obj.loss(coef), LinearObjective(dense_of(X), y).loss(coef))
+
+
+def test_other_dtypes_are_converted():
+    # Mismatched index dtypes (indices int32, indptr int64), integer and bool data.
+    X = awkward_csr(n=20, d=4)
+    X.indptr = X.indptr.astype(np.int64)
+    for data in (X.data, np.round(3 * X.data).astype(np.int16), X.data != 0):
+        Xd = sp.csr_matrix(X.shape)
+        Xd.data, Xd.indices, Xd.indptr = data, X.indices, X.indptr
+        obj = LinearObjective(Xd, labels("logistic", 20))
+        assert obj._X[1].dtype == obj._X[2].dtype and obj.dtype == np.float64
+        dense = LinearObjective(dense_of(Xd), labels("logistic", 20))
+        close(obj.gradient(coef_for(obj)), dense.gradient(coef_for(obj)))
+
+
+# --------------------------------------------------------------------------------------------
+# Calculus
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["logistic", "tangent", "multinomial"])
+def test_finite_differences(name):
+    X = awkward_csr(n=70, d=5, seed=16)
+    y = labels(name, X.shape[0], seed=17)
+    obj = LinearObjective(X, y, name, l2=0.05, sample_weight=np.linspace(0.5, 2.0, X.shape[0]))
+    coef = coef_for(obj, seed=18, scale=0.5).ravel()
+    v = np.random.default_rng(19).normal(size=coef.size)
+    v /= np.linalg.norm(v)
+    h = 1e-3
+    # 4th-order central differences of the loss along v, and of the gradient along v.
+    f = lambda t: obj.loss(coef + t * v)  # noqa: E731
+    g = lambda t: obj.gradient(coef + t * v)  # noqa: E731
+    df = (f(-2 * h) - 8 * f(-h) + 8 * f(h) - f(2 * h)) / (12 * h)
+    dg = (g(-2 * h) - 8 * g(-h) + 8 * g(h) - g(2 * h)) / (12 * h)
+    assert obj.gradient(coef) @ v == pytest.approx(df, rel=1e-7, abs=1e-9)
+    close(obj.hessp(coef, v), dg, rtol=1e-7)
+
+
+# --------------------------------------------------------------------------------------------
+# Determinism and the chunk split
+# --------------------------------------------------------------------------------------------
+
+def skewed_csr(n, d, seed=20, index_dtype=np.int32):
+    """Row lengths from 0 to ~20 * mean, many empty rows; built straight from arrays (cheap)."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.geometric(0.08, size=n) - 1
+    lengths[rng.random(n) < 0.3] = 0
+    lengths[rng.integers(0, n, size=5)] = 400  # a few long rows
+    lengths = np.minimum(lengths, d)
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(index_dtype)
+    indices = rng.integers(0, d, size=int(indptr[-1])).astype(index_dtype)
+    data = rng.normal(size=int(indptr[-1]))
+    return sp.csr_matrix((data, indices, indptr), shape=(n, d))
+
+
+def test_chunk_bounds_balance_stored_entries():
+    from fastloss.kernels._matrix import _csr_chunk_bounds, csr_n_chunks
+
+    X = skewed_csr(200_000, 60)
+    indptr = X.indptr
+    n, nnz = X.shape[0], X.nnz
+    for width in (61, 10_000, 3_000_000):
+        b = _csr_chunk_bounds(indptr, width)
+        n_chunks = csr_n_chunks(n, nnz, width)
+        assert b[0] == 0 and b[-1] == n and np.all(np.diff(b) > 0)
+        assert len(b) - 1 <= n_chunks and (len(b) - 1) * width * 8 <= PARTIAL_BUDGET_BYTES
+        work = np.diff(indptr.astype(np.int64)[b]) + np.diff(b)  # stored entries + rows per chunk
+        longest_row = int(np.max(np.diff(indptr))) + 1
+        assert work.max() < (nnz + n) / n_chunks + longest_row + 1
+        np.testing.assert_array_equal(b, _csr_chunk_bounds(indptr.astype(np.int64), width))
+    assert len(_csr_chunk_bounds(indptr, 61)) - 1 > 4  # the split this test is about
+    # One row holding almost everything: no empty chunk.
+    one = np.array([0, 0, 5_000_000, 5_000_001, 5_000_001], dtype=np.int64)
+    b = _csr_chunk_bounds(one, 10)
+    assert b[0] == 0 and b[-1] == 4 and np.all(np.diff(b) > 0)
+
+
+@TWO_THREADS
+@pytest.mark.parametrize("name", ["logistic", "multinomial"])
+def test_bitwise_identical_across_thread_counts(name):
+    X = skewed_csr(60_000, 40)
+    y = labels(name, X.shape[0])
+    sw = np.random.default_rng(21).uniform(0.5, 1.5, size=X.shape[0])
+    objs = [LinearObjective(X, y, name, l2=0.01, sample_weight=sw, n_threads=t) for t in (1, 2)]
+    coef = coef_for(objs[0], scale=0.2)
+    V = directions(objs[0], k=2)
+    runs = [all_methods(o, coef, V) for o in objs]
+    for key in runs[0]:
+        assert np.array_equal(runs[0][key], runs[1][key]), key
+    assert np.array_equal(objs[1].loss_gradient(coef)[1], runs[1]["gradient"])  # run to run
+
+
+@TWO_THREADS
+def test_two_million_features_stay_within_the_partial_budget():
+    """d = 2,000,000 with 40,000 rows: a chunk's partial gradient is 16 MB, so the budget, not
+    the data, sets the chunk count; results are still bitwise thread-count independent and
+    match the reference."""
+    from fastloss.kernels._matrix import _csr_chunk_bounds, csr_n_chunks
+
+    n, d, per_row = 40_000, 2_000_000, 30
+    rng = np.random.default_rng(22)
+    indptr = np.arange(0, n * per_row + 1, per_row, dtype=np.int32)
+    indices = rng.integers(0, d, size=n * per_row, dtype=np.int32)
+    X = sp.csr_matrix((rng.normal(size=n * per_row), indices, indptr), shape=(n, d))
+    y = labels("logistic", n)
+    p = d + 1
+    by_work = (X.nnz + n) // 65_536
+    for width in (p, 2 * p):  # gradient; hessp with 2 directions
+        n_chunks = len(_csr_chunk_bounds(X.indptr, width)) - 1
+        assert n_chunks * width * 8 <= PARTIAL_BUDGET_BYTES
+        assert n_chunks == csr_n_chunks(n, X.nnz, width) == PARTIAL_BUDGET_BYTES // (8 * width)
+    assert PARTIAL_BUDGET_BYTES // (8 * 2 * p) < min(by_work, 16)  # the budget binds
+
+    objs = [LinearObjective(X, y, "squared_hinge", l2=1e-3, n_threads=t) for t in (1, 2)]
+    coef = rng.normal(scale=0.1, size=p)
+    V = rng.normal(size=(p, 2))
+    l1, g1 = objs[0].loss_gradient(coef)
+    l2_, g2 = objs[1].loss_gradient(coef)
+    assert l1 == l2_ and np.array_equal(g1, g2)
+    h1, h2 = objs[0].hessp(coef, V), objs[1].hessp(coef, V)
+    assert np.array_equal(h1, h2)
+    d1, d2 = objs[0].hessian_diag(coef), objs[1].hessian_diag(coef)
+    assert np.array_equal(d1, d2)
+    kw = dict(l2=1e-3)
+    close(l1, ref.objective_loss("squared_hinge", X, y, coef, **kw))
+    close(g1, ref.objective_gradient("squared_hinge", X, y, coef, **kw))
+    close(h1, ref.objective_hessp("squared_hinge", X, y, coef, V, **kw))
+    close(d1, ref.objective_hessian_diag("squared_hinge", X, y, coef, **kw))
+
+
+# --------------------------------------------------------------------------------------------
+# Invalid input: ValueError (or TypeError for a wrong kind of data) naming the problem
+# --------------------------------------------------------------------------------------------
+
+def _raw(data, indices, indptr, shape, cls=sp.csr_matrix):
+    """A sparse object carrying exactly these arrays (SciPy's constructor would refuse some)."""
+    X = cls(shape)
+    X.data, X.indices, X.indptr = np.asarray(data), np.asarray(indices), np.asarray(indptr)
+    return X
+
+
+GOOD = dict(data=[1.0, 2.0, 3.0], indices=[0, 2, 1], indptr=[0, 2, 2, 3], shape=(3, 3))
+
+
+def _bad(**changes):
+    spec = dict(GOOD, **changes)
+    dt = np.int32
+    return _raw(np.asarray(spec["data"]), np.asarray(spec["indices"], dtype=dt),
+                np.asarray(spec["indptr"], dtype=dt), spec["shape"])
+
+
+BAD_CSR = {
+    "index >= d": (_bad(indices=[0, 3, 1]), r"column index 3 out of range \[0, 3\) at stored entry 1 \(row 0\)"),
+    "negative index": (_bad(indices=[0, 2, -1]), r"column index -1 out of range .* \(row 2\)"),
+    "indptr decreases": (_bad(indptr=[0, 2, 1, 3]), r"indptr decreases at row 1"),
+    "indptr too short": (_bad(indptr=[0, 2, 3]), r"indptr has 3 entries, expected n_rows \+ 1 = 4"),
+    "indptr[0] != 0": (_bad(indptr=[1, 2, 2, 3]), r"indptr\[0\] must be 0"),
+    "indptr past the data": (_bad(indptr=[0, 2, 2, 4]), r"indptr\[3\] = 4 is outside \[0, 3\]"),
+    "negative indptr": (_bad(indptr=[0, -2, 2, 3]), r"indptr\[1\] = -2 is outside"),
+    "lengths differ": (_bad(data=[1.0, 2.0]), r"indices has 3 entries but .*data has 2"),
+    "nan": (_bad(data=[1.0, np.nan, 3.0]), r"non-finite value nan at row 0, column 2"),
+    "inf": (_bad(data=[1.0, 2.0, -np.inf]), r"non-finite value -inf at row 2, column 1"),
+    "2-d data": (_bad(data=[[1.0, 2.0, 3.0]]), r"data must be 1-dimensional"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CSR), ids=list(BAD_CSR))
+def test_bad_csr_raises_value_error_before_any_kernel(case):
+    X, message = BAD_CSR[case]
+    snap = (X.data.copy(), X.indices.copy(), X.indptr.copy())
+    with pytest.raises(ValueError, match=message):
+        LinearObjective(X, np.array([0.0, 1.0, 1.0]))
+    for a, b in zip(snap, (X.data, X.indices, X.indptr), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_other_formats_and_kinds():
+    y = np.array([0.0, 1.0, 1.0])
+    # CSC: its own index arrays are checked before SciPy converts it.
+    csc = _raw([1.0, 2.0], np.array([0, 5], dtype=np.int32), np.array([0, 1, 2, 2], dtype=np.int32),
+               (3, 3), sp.csc_matrix)
+    with pytest.raises(ValueError, match=r"row index 5 out of range \[0, 3\) at stored entry 1 \(column 1\)"):
+        LinearObjective(csc, y)
+    csc = _raw([1.0, 2.0], np.array([0, 1], dtype=np.int32), np.array([0, 2, 1, 2], dtype=np.int32),
+               (3, 3), sp.csc_matrix)
+    with pytest.raises(ValueError, match=r"indptr decreases at column 1"):
+        LinearObjective(csc, y)
+    coo = sp.coo_matrix(([1.0, 2.0], ([0, 2], [1, 1])), shape=(3, 3))
+    coo.col = np.array([1, 7])
+    with pytest.raises(ValueError, match=r"col\[1\] = 7 is out of range \[0, 3\)"):
+        LinearObjective(coo, y)
+    with pytest.raises(ValueError, match="non-finite"):
+        LinearObjective(sp.coo_matrix(([1.0, np.inf], ([0, 2], [1, 1])), shape=(3, 3)), y)
+    with pytest.raises(ValueError, match="empty"):
+        LinearObjective(sp.csr_matrix((0, 3)), np.array([]))
+    with pytest.raises(ValueError, match="empty"):
+        LinearObjective(sp.csr_matrix((3, 0)), y)
+    with pytest.raises(ValueError, match="3 entries but there are 2 samples|samples"):
+        LinearObjective(sp.csr_matrix(np.eye(2)), y)
+    with pytest.raises(TypeError, match="complex"):
+        LinearObjective(sp.csr_matrix(np.eye(3) * 1j), y)
+    with pytest.raises(TypeError, match="integers"):
+        LinearObjective(_raw([1.0], np.array([0.0]), np.array([0, 1, 1, 1], dtype=np.int32), (3, 3)), y)
+    with pytest.raises(ValueError, match="2-dimensional"):
+        LinearObjective(sp.csr_array(np.array([1.0, 0.0, 2.0])), y)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 
 N = int(os.environ.get("FASTLOSS_BENCH_N", 1_000_000))

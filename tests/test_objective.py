@@ -163,7 +163,7 @@ def test_determinism_across_thread_counts(order):
         g, hessp = obj.gradient_hessp(coef)
         results.append([obj.loss(coef), obj.gradient(coef), obj.hessp(coef, V), g, hessp(V),
                         obj.hessian_diag(coef), obj.hessian(coef)])
-    for a, b in zip(*results):
+    for a, b in zip(*results, strict=False):
         assert np.array_equal(a, b)
 
 
@@ -180,7 +180,7 @@ def test_uses_X_in_place_and_leaves_inputs_unchanged():
     obj.loss_gradient(coef)
     obj.hessp(coef, coef)
     obj.gradient_hessp(coef)[1](coef)
-    for a, c in zip((X, y, sw, coef), copies + [coef_copy]):
+    for a, c in zip((X, y, sw, coef), copies + [coef_copy], strict=False):
         np.testing.assert_array_equal(a, c)
     Xf = np.asfortranarray(X)
     assert np.shares_memory(fastloss.LinearObjective(Xf, y)._X, Xf)

@@ -233,7 +233,7 @@ def test_binary_derivatives_match_mpmath(name):
     z = s * m
     grads, hessians = [], []
     with mp.workdps(50):
-        for zi, si in zip(z, s):
+        for zi, si in zip(z, s, strict=False):
             def loss_of_z(t, si=si):
                 return mp_phi(name, si * t)
 
@@ -315,14 +315,14 @@ def test_tails_match_mpmath():
                 z, s, exact = z[:3], s[:3], exact[:3]
             assert_close_mp(ref.point_loss(name, s, z), exact, rtol=1e-14)
             grads = [mpmath.diff(lambda t, si=si, name=name: mp_phi(name, si * t), zi)
-                     for zi, si in zip(z, s)]
+                     for zi, si in zip(z, s, strict=False)]
             assert_close_mp(ref.point_gradient(name, s, z), grads, rtol=1e-13)
         # Soft labels: log1p(exp(z)) - y z.
         z = np.array([-35.0, -2.0, 0.5, 3.0, 40.0])
         y = np.array([0.0, 0.25, 0.5, 0.9, 1.0])
-        exact = [mpmath.log1p(mpmath.exp(zi)) - mpmath.mpf(yi) * zi for zi, yi in zip(z, y)]
+        exact = [mpmath.log1p(mpmath.exp(zi)) - mpmath.mpf(yi) * zi for zi, yi in zip(z, y, strict=False)]
         assert_close_mp(ref.point_loss("logistic", y, z), exact, rtol=1e-14)
-        exact_g = [1 / (1 + mpmath.exp(-zi)) - mpmath.mpf(yi) for zi, yi in zip(z, y)]
+        exact_g = [1 / (1 + mpmath.exp(-zi)) - mpmath.mpf(yi) for zi, yi in zip(z, y, strict=False)]
         assert_close_mp(ref.point_gradient("logistic", y, z), exact_g, rtol=1e-14)
         # Multinomial: a confidently right row and a mixed one.
         raw = np.array([[0.0, -700.0, -720.0], [2.0, -1.0, 0.5], [-40.0, 0.0, -45.0]])

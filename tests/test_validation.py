@@ -35,7 +35,8 @@ def test_construction_errors(data):
     ybad[4] = np.nan
     _raises(r"`y` contains a non-finite value nan at position 4", LO, X, ybad)
     _raises(r"y\[0\] = 2 is not a valid label for 'logistic'", LO, X, np.r_[2, y[1:]])
-    _raises(r"mixes conventions: labels contain -1, so all must be -1 or \+1, but y\[3\] = 0", LO, X, np.r_[-1, 1, 1, 0, np.ones(46)])
+    _raises(r"mixes conventions: labels contain -1, so all must be -1 or \+1, but y\[3\] = 0",
+            LO, X, np.r_[-1, 1, 1, 0, np.ones(46)])
     _raises(r"y\[1\] = 0.5 is not a valid label for 'hinge'", LO, X, np.r_[1, 0.5, y[2:]], "hinge")
     _raises(r"`y` has 49 entries but there are 50 samples", LO, X, y[:49])
     swbad = sw.copy()
@@ -99,7 +100,7 @@ def test_inputs_unchanged_after_errors_and_calls(data):
     obj = fastloss.LinearObjective(X, ypm, "hinge", sample_weight=sw)
     obj.loss_gradient(np.ones(4))
     np.testing.assert_array_equal(ypm, ypm_copy)
-    for a, o in zip((X, y, sw), originals):
+    for a, o in zip((X, y, sw), originals, strict=False):
         np.testing.assert_array_equal(a, o)
     raw = np.linspace(-1, 1, 50)
     raw_copy = raw.copy()

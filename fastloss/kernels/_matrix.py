@@ -229,8 +229,9 @@ def _rows_dot(X, a, b, W, Z):
     if _is_dense(X, "C"):
         def impl(X, a, b, W, Z):
             d = X.shape[1]
+            first = np.uintp(a)
             for r in range(b - a):
-                i = a + r
+                i = first + np.uintp(r)
                 for k in range(W.shape[0]):
                     acc = 0.0
                     for j in range(d):
@@ -274,14 +275,26 @@ def _rows_dot(X, a, b, W, Z):
 def _rows_axpy(X, a, b, G, OUT):
     if _is_dense(X, "C"):
         def impl(X, a, b, G, OUT):
+            # Four rows per update of OUT: a quarter of the loads and stores of OUT.
             d = X.shape[1]
-            for r in range(b - a):
-                i = a + r
+            m = b - a
+            first = np.uintp(a)
+            m4 = m - m % 4
+            for r in range(0, m4, 4):
+                i = first + np.uintp(r)
+                for k in range(G.shape[0]):
+                    g0 = G[k, r]
+                    g1 = G[k, r + 1]
+                    g2 = G[k, r + 2]
+                    g3 = G[k, r + 3]
+                    for j in range(d):
+                        OUT[k, j] += (g0 * X[i, j] + g1 * X[i + 1, j]) + (g2 * X[i + 2, j] + g3 * X[i + 3, j])
+            for r in range(m4, m):
+                i = first + np.uintp(r)
                 for k in range(G.shape[0]):
                     g = G[k, r]
-                    if g != 0.0:
-                        for j in range(d):
-                            OUT[k, j] += g * X[i, j]
+                    for j in range(d):
+                        OUT[k, j] += g * X[i, j]
         return impl
     if _is_dense(X, "F"):
         def impl(X, a, b, G, OUT):

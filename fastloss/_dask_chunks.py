@@ -1,0 +1,240 @@
+"""What a dask worker runs on one chunk of rows for :mod:`fastloss.dask`.
+
+Plain functions of NumPy / SciPy chunks: nothing here imports dask, so each function can be
+shipped to a worker (pickled by reference) or called in the client's process alike.
+
+A chunk is validated and converted once (:func:`prepare`, with the checks of
+:mod:`fastloss._validation`) into a :class:`ChunkState` that stays where it was built (on its
+worker). Every later call runs one compiled kernel of :mod:`fastloss.kernels.linear` /
+:mod:`fastloss.kernels.multinomial` on that state and returns the chunk's *unnormalized*
+partial sums (a float and vectors of ``n_coef`` floats), never anything of the size of the chunk.
+The caller adds the partials in chunk order and normalizes them (:mod:`fastloss._normalize`).
+
+Labels are interpreted globally: :func:`label_summary` reduces each chunk of ``y`` to its
+minimum and maximum, :func:`label_convention` combines them (-1/+1 or 0/1 for binary losses,
+the number of classes for ``multinomial``), and :func:`prepare` converts every chunk with that
+one convention.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _validation as val
+from ._parallel import check_n_threads, threads
+
+
+class KernelSpec(NamedTuple):
+    """The kernel arguments that are the same for every chunk and every call."""
+
+    multinomial: bool
+    loss_arg: int  # loss id (binary) or number of classes (multinomial)
+    fit_intercept: bool
+    n_threads: int | None  # None: every Numba thread of the process that runs the chunk
+
+
+def _kernels(spec: KernelSpec):
+    if spec.multinomial:
+        from .kernels import multinomial as k
+    else:
+        from .kernels import linear as k
+    return k
+
+
+def _threads(spec: KernelSpec):
+    return threads(check_n_threads(spec.n_threads))
+
+
+def _nbytes(x) -> int:
+    if isinstance(x, np.ndarray):
+        return int(x.nbytes)
+    if isinstance(x, tuple):
+        return sum(_nbytes(a) for a in x)
+    return 0
+
+
+class ChunkState:
+    """One validated chunk of rows, in the types the kernels take (see :mod:`fastloss.kernels`).
+
+    ``X`` is the chunk itself when it already is a float32/float64 C/F array or a float CSR matrix
+    (no copy). ``__sizeof__`` reports the bytes held, so that dask's scheduler sees how costly the
+    state would be to move and keeps the work where the state is.
+    """
+
+    __slots__ = ("X", "y", "sw", "n", "weight_sum")
+
+    def __init__(self, X, y, sw, n, weight_sum):
+        self.X, self.y, self.sw, self.n, self.weight_sum = X, y, sw, n, weight_sum
+
+    def __getstate__(self):
+        return (self.X, self.y, self.sw, self.n, self.weight_sum)
+
+    def __setstate__(self, state):
+        self.X, self.y, self.sw, self.n, self.weight_sum = state
+
+    def __sizeof__(self) -> int:
+        return 64 + _nbytes(self.X) + _nbytes(self.y) + _nbytes(self.sw)
+
+
+class CurvatureChunk:
+    """A chunk's partial loss and gradient plus its per-sample curvature (kept on its worker)."""
+
+    __slots__ = ("loss", "grad", "curvature")
+
+    def __init__(self, loss, grad, curvature):
+        self.loss, self.grad, self.curvature = loss, grad, curvature
+
+    def __getstate__(self):
+        return (self.loss, self.grad, self.curvature)
+
+    def __setstate__(self, state):
+        self.loss, self.grad, self.curvature = state
+
+    def __sizeof__(self) -> int:
+        return 64 + _nbytes(self.grad) + _nbytes(self.curvature)
+
+
+# --- construction -----------------------------------------------------------------------------------
+
+def _rows(name: str, start: int, stop: int) -> str:
+    return f"{name}[{start}:{stop}]"
+
+
+def label_summary(y, start: int, stop: int) -> tuple[float, float]:
+    """``(min, max)`` of one chunk of labels, after the shape and finiteness checks."""
+    arr = val._label_array(y, stop - start, _rows("y", start, stop))
+    return float(arr.min()), float(arr.max())
+
+
+def label_convention(summaries, multinomial: bool, n_classes: int | None) -> int:
+    """Binary losses: 1 if any label is negative (-1/+1 labels), else 0. Multinomial: K."""
+    low = min(s[0] for s in summaries)
+    top = max(s[1] for s in summaries)
+    if not multinomial:
+        return int(low < 0)
+    if n_classes is not None:
+        return int(n_classes)
+    return max(int(top) + 1, 2)  # as fastloss._validation.check_class_labels
+
+
+def _binary_labels(y, start: int, stop: int, loss: str, plus_minus: bool) -> np.ndarray:
+    name = _rows("y", start, stop)
+    if not plus_minus:
+        return val.check_binary_labels(y, stop - start, loss, name=name)
+    # Some other chunk holds a -1: every label must then be -1 or +1, in this chunk as well.
+    arr = val._label_array(y, stop - start, name).astype(np.float64)
+    bad = np.flatnonzero((arr != -1.0) & (arr != 1.0))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"`y` mixes conventions: labels contain -1, so all must be -1 or +1, "
+            f"but y[{start + i}] = {arr[i]:g}"
+        )
+    return (arr + 1.0) * 0.5
+
+
+def _sample_weight(sw, start: int, stop: int) -> np.ndarray:
+    """``check_sample_weight`` without the positive-sum check, which only the total can fail."""
+    if sw is None:
+        return np.empty(0)
+    name = _rows("sample_weight", start, stop)
+    arr = val._as_real_array(sw, name)
+    if arr.ndim != 1 or arr.shape[0] != stop - start:
+        raise ValueError(f"`{name}` has shape {arr.shape}, expected ({stop - start},)")
+    bad = val._first_nonfinite_1d(arr)
+    if bad >= 0:
+        raise ValueError(f"`sample_weight` contains a non-finite value {arr[bad]} at position {start + bad}")
+    arr = arr.astype(np.float64)
+    neg = np.flatnonzero(arr < 0)
+    if neg.size:
+        i = int(neg[0])
+        raise ValueError(f"`sample_weight` must be non-negative, but sample_weight[{start + i}] = {arr[i]:g}")
+    return arr
+
+
+def prepare(X, y, sw, convention: int, start: int, stop: int, loss: str, n_features: int,
+            spec: KernelSpec) -> ChunkState:
+    """Validate and convert rows ``start:stop`` (what ``LinearObjective.__init__`` does to all rows)."""
+    with _threads(spec):
+        Xk, n, d, _ = val.check_X(X, name=_rows("X", start, stop))
+    if n != stop - start or d != n_features:
+        raise ValueError(
+            f"chunk `X[{start}:{stop}]` has shape ({n}, {d}), expected ({stop - start}, {n_features}) "
+            f"from the dask array's metadata"
+        )
+    if spec.multinomial:
+        yk, _ = val.check_class_labels(y, n, convention, name=_rows("y", start, stop))
+    else:
+        yk = _binary_labels(y, start, stop, loss, bool(convention))
+    swk = _sample_weight(sw, start, stop)
+    weight_sum = float(swk.sum()) if swk.size else float(n)
+    return ChunkState(Xk, yk, swk, n, weight_sum)
+
+
+def state_info(state: ChunkState) -> tuple[int, float]:
+    """``(n_rows, sum of weights)`` of a prepared chunk."""
+    return state.n, state.weight_sum
+
+
+# --- the per-call partial sums ------------------------------------------------------------------------
+
+def loss_gradient(state: ChunkState, coef: np.ndarray, spec: KernelSpec, want_gradient: bool):
+    """``(sum_i s_i loss_i, sum_i s_i grad_i)`` over the chunk (the gradient is empty if not wanted)."""
+    grad = np.empty(coef.size) if want_gradient else np.empty(0)
+    with _threads(spec):
+        total = _kernels(spec).loss_gradient(state.X, state.y, state.sw, coef, spec.fit_intercept,
+                                             spec.loss_arg, want_gradient, grad, np.empty(0))
+    return float(total), grad
+
+
+def curvature(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> CurvatureChunk:
+    """Loss and gradient sums plus the per-sample curvature, which stays with the chunk."""
+    grad = np.empty(coef.size)
+    size = state.n * spec.loss_arg if spec.multinomial else state.n
+    curv = np.empty(size)
+    with _threads(spec):
+        total = _kernels(spec).loss_gradient(state.X, state.y, state.sw, coef, spec.fit_intercept,
+                                             spec.loss_arg, True, grad, curv)
+    return CurvatureChunk(float(total), grad, curv)
+
+
+def curvature_partials(chunk: CurvatureChunk) -> tuple[float, np.ndarray]:
+    """The small part of a :class:`CurvatureChunk`: what travels back to the client."""
+    return chunk.loss, chunk.grad
+
+
+def hessp(state: ChunkState, coef: np.ndarray, spec: KernelSpec, V: np.ndarray) -> np.ndarray:
+    """``(k, n_coef)`` partial Hessian-vector products, the curvature computed in the same pass."""
+    return _hessp(state, coef, spec, V, np.empty(0))
+
+
+def hessp_cached(state: ChunkState, curvature_chunk: CurvatureChunk, coef: np.ndarray, spec: KernelSpec,
+                 V: np.ndarray) -> np.ndarray:
+    """``(k, n_coef)`` partial Hessian-vector products from the chunk's cached curvature."""
+    return _hessp(state, coef, spec, V, curvature_chunk.curvature)
+
+
+def _hessp(state, coef, spec, V, curv):
+    out = np.empty_like(V)
+    with _threads(spec):
+        _kernels(spec).hessp(state.X, state.y, state.sw, coef, spec.fit_intercept, spec.loss_arg,
+                             curv, V, out)
+    return out
+
+
+def hessian_diag(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> np.ndarray:
+    """``(n_coef,)`` partial diagonal of the Hessian."""
+    out = np.empty(coef.size)
+    with _threads(spec):
+        _kernels(spec).hessian_diag(state.X, state.y, state.sw, coef, spec.fit_intercept, spec.loss_arg, out)
+    return out
+
+
+def hessian(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> np.ndarray:
+    """``(n_coef, n_coef)`` partial Hessian."""
+    out = np.empty((coef.size, coef.size))
+    with _threads(spec):
+        _kernels(spec).hessian(state.X, state.y, state.sw, coef, spec.fit_intercept, spec.loss_arg, out)
+    return out

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import _normalize as norm
 from . import _validation as val
 from ._names import LOSS_IDS
 from ._parallel import check_n_threads, threads
@@ -67,6 +68,7 @@ class LinearObjective:
         self._n, self._d, self._K = n, d, K
         p = d + int(self.fit_intercept)
         self._coef_shape = (K, p) if self._multinomial else (p,)
+        self._mask = norm.penalty_mask(self._coef_shape, self.fit_intercept)
 
     # --- properties -----------------------------------------------------------------------------
     @property
@@ -106,30 +108,12 @@ class LinearObjective:
         """The loss argument of the kernels: loss id (binary) or number of classes (multinomial)."""
         return self._K if self._multinomial else self._loss_id
 
-    def _penalty_mask(self) -> np.ndarray:
-        """1.0 on penalized coefficients (the weights), 0.0 on the intercept(s); flat."""
-        mask = np.ones(self._coef_shape)
-        if self.fit_intercept:
-            mask[..., -1] = 0.0
-        return mask.reshape(-1)
-
-    def _shape_like(self, flat: np.ndarray, like: np.ndarray) -> np.ndarray:
-        return flat.reshape(np.shape(like))
-
     def _loss_grad(self, c: np.ndarray, want_gradient: bool, curvature: np.ndarray):
         grad = np.empty(c.size) if want_gradient else np.empty(0)
         with threads(self._n_threads):
             total = self._kernels().loss_gradient(self._X, self._y, self._sw, c, self.fit_intercept,
                                                   self._id(), want_gradient, grad, curvature)
-        loss = total / self._weight_sum
-        if self.l2:
-            w = c * self._penalty_mask()
-            loss += 0.5 * self.l2 * float(w @ w)
-        if want_gradient:
-            grad /= self._weight_sum
-            if self.l2:
-                grad += self.l2 * w
-        return loss, grad
+        return norm.finish_loss_gradient(total, grad, c, self._weight_sum, self.l2, self._mask, want_gradient)
 
     def _curvature_buffer(self) -> np.ndarray:
         return np.empty(self._n * self._K if self._multinomial else self._n)
@@ -139,16 +123,7 @@ class LinearObjective:
         with threads(self._n_threads):
             self._kernels().hessp(self._X, self._y, self._sw, c, self.fit_intercept, self._id(),
                                   curvature, V, out)
-        out /= self._weight_sum
-        if self.l2:
-            out += self.l2 * V * self._penalty_mask()
-        return out
-
-    @staticmethod
-    def _directions_out(out: np.ndarray, v, single: bool, like_shape: tuple):
-        if single:
-            return out[0].reshape(like_shape)
-        return np.ascontiguousarray(out.T)
+        return norm.finish_hessp(out, V, self._weight_sum, self.l2, self._mask)
 
     # --- public methods -------------------------------------------------------------------------
     def loss(self, coef) -> float:
@@ -171,7 +146,7 @@ class LinearObjective:
         c = val.check_coef(coef, self._coef_shape)
         V, single = val.check_directions(v, self._coef_shape)
         out = self._hessp_flat(c, np.empty(0), V)
-        return self._directions_out(out, v, single, np.shape(v) if single else None)
+        return norm.directions_out(out, single, np.shape(v) if single else None)
 
     def gradient_hessp(self, coef) -> tuple[np.ndarray, Callable]:
         """``(gradient, hessp)``: one pass computes the gradient and keeps each sample's curvature;
@@ -184,7 +159,7 @@ class LinearObjective:
         def hessp(v):
             V, single = val.check_directions(v, self._coef_shape)
             out = self._hessp_flat(c, curvature, V)
-            return self._directions_out(out, v, single, np.shape(v) if single else None)
+            return norm.directions_out(out, single, np.shape(v) if single else None)
 
         return grad.reshape(np.shape(coef)), hessp
 
@@ -194,9 +169,7 @@ class LinearObjective:
         out = np.empty(c.size)
         with threads(self._n_threads):
             self._kernels().hessian_diag(self._X, self._y, self._sw, c, self.fit_intercept, self._id(), out)
-        out /= self._weight_sum
-        out += self.l2 * self._penalty_mask()
-        return out.reshape(np.shape(coef))
+        return norm.finish_hessian_diag(out, self._weight_sum, self.l2, self._mask).reshape(np.shape(coef))
 
     def hessian(self, coef) -> np.ndarray:
         """Full Hessian ``(n_coef, n_coef)`` at ``coef`` (C-order flattening of coef).
@@ -207,9 +180,7 @@ class LinearObjective:
         H = np.empty((c.size, c.size))
         with threads(self._n_threads):
             self._kernels().hessian(self._X, self._y, self._sw, c, self.fit_intercept, self._id(), H)
-        H /= self._weight_sum
-        H[np.diag_indices_from(H)] += self.l2 * self._penalty_mask()
-        return H
+        return norm.finish_hessian(H, self._weight_sum, self.l2, self._mask)
 
 
 __all__ = ["LOSS_IDS", "LinearObjective"]

@@ -145,9 +145,8 @@ def bench(argv=None) -> int:
             cases = _cases(op, args.n, args.d, args.dtype, t, rng)
             for label, shape, nbytes, fl, ref, sk in cases:
                 _progress(f"{label}: bandwidth probe ({t} threads)")
-                probe = np.empty(nbytes // 8)
-                probe[:] = 1.0
-                bw = read_bandwidth(probe.reshape(-1, 64)[: probe.size // 64], t)
+                probe = np.ones((max(1, nbytes // (8 * 64)), 64))  # as many bytes as the operation streams
+                bw = read_bandwidth(probe, t)
                 del probe
                 _progress(f"{label}: fastloss ({t} threads)")
                 fl_t = median_time(fl, args.repeat)

@@ -85,3 +85,35 @@ def test_hessp(benchmark, impl, dtype, n_threads):
             _, hessp = lml.gradient_hessian_product(coef, X, y, None, 1e-4, n_threads)
             benchmark(hessp, v)
     gbs(benchmark, X.nbytes)
+
+
+@pytest.mark.parametrize("loss", fastloss.LOSSES[:-1])
+def test_loss_gradient_per_margin_loss(benchmark, loss, n_threads):
+    """One row per binary loss: the fused kernel is the same, only the pointwise step differs."""
+    X, y = dense_problem("float64")
+    coef = _coef(D)
+    benchmark.group = f"loss_gradient per loss {N}x{D} float64"
+    obj = fastloss.LinearObjective(X, y, loss, l2=1e-4, n_threads=n_threads)
+    benchmark(obj.loss_gradient, coef)
+    gbs(benchmark, X.nbytes)
+
+
+@pytest.mark.parametrize("impl", ["fastloss", "sklearn"])
+def test_multinomial_loss_gradient(benchmark, impl, n_threads):
+    K = 10
+    X, _ = dense_problem("float64")
+    y = np.random.default_rng(3).integers(0, K, X.shape[0]).astype(np.float64)
+    coef = np.random.default_rng(4).standard_normal((K, D + 1)) * 0.05
+    benchmark.group = f"multinomial K={K} loss_gradient {N}x{D} float64"
+    if impl == "fastloss":
+        obj = fastloss.LinearObjective(X, y, "multinomial", n_classes=K, l2=1e-4, n_threads=n_threads)
+        benchmark(obj.loss_gradient, coef)
+    else:
+        pytest.importorskip("sklearn")
+        from sklearn._loss.loss import HalfMultinomialLoss
+        from sklearn.linear_model._linear_loss import LinearModelLoss
+
+        lml = LinearModelLoss(HalfMultinomialLoss(n_classes=K), fit_intercept=True)
+        with blas_threads(n_threads):
+            benchmark(lml.loss_gradient, coef, X, y, None, 1e-4, n_threads)
+    gbs(benchmark, X.nbytes)

@@ -84,7 +84,7 @@ def _cases(op, n, d, dtype, threads, rng):
         coef = rng.standard_normal(obj.coef_shape) * 0.05
         lml = sk[2](sk[1](n_classes=K), fit_intercept=True) if sk else None
         return [(f"multinomial K={K} loss_gradient", X.shape, X.nbytes, lambda: obj.loss_gradient(coef), None,
-                 (lambda: lml.loss_gradient(coef.T.copy(), X, y, None, 1e-4, threads)) if lml else None)]
+                 (lambda: lml.loss_gradient(coef, X, y, None, 1e-4, threads)) if lml else None)]
     if op == "csr":
         import scipy.sparse as sp
 

@@ -120,19 +120,8 @@ def label_convention(summaries, multinomial: bool, n_classes: int | None) -> int
 
 
 def _binary_labels(y, start: int, stop: int, loss: str, plus_minus: bool) -> np.ndarray:
-    name = _rows("y", start, stop)
-    if not plus_minus:
-        return val.check_binary_labels(y, stop - start, loss, name=name)
-    # Some other chunk holds a -1: every label must then be -1 or +1, in this chunk as well.
-    arr = val._label_array(y, stop - start, name).astype(np.float64)
-    bad = np.flatnonzero((arr != -1.0) & (arr != 1.0))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"`y` mixes conventions: labels contain -1, so all must be -1 or +1, "
-            f"but y[{start + i}] = {arr[i]:g}"
-        )
-    return (arr + 1.0) * 0.5
+    # The convention was read from all of y: a chunk without a -1 may still be in -1/+1.
+    return val.check_binary_labels(y, stop - start, loss, name="y", plus_minus=plus_minus, offset=start)
 
 
 def _sample_weight(sw, start: int, stop: int) -> np.ndarray:

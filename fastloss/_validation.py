@@ -238,16 +238,24 @@ def _label_array(y, n: int | None, name: str) -> np.ndarray:
     return arr
 
 
-def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true") -> np.ndarray:
-    """Labels in {0, 1} or {-1, +1} (soft labels in [0, 1] for logistic) -> float64 in [0, 1]."""
+def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
+                        plus_minus: bool | None = None, offset: int = 0) -> np.ndarray:
+    """Labels in {0, 1} or {-1, +1} (soft labels in [0, 1] for logistic) -> float64 in [0, 1].
+
+    The convention is -1/+1 when any label is negative, unless ``plus_minus`` decides it (a
+    chunk of a larger ``y`` whose convention was read from all of it). ``offset`` is added to
+    the positions named in error messages (the chunk's first row).
+    """
     arr = _label_array(y, n, name).astype(np.float64)  # always a copy: never alias the caller
-    if np.any(arr < 0):
+    if plus_minus is None:
+        plus_minus = bool(np.any(arr < 0))
+    if plus_minus:
         bad = np.flatnonzero((arr != -1.0) & (arr != 1.0))
         if bad.size:
             i = int(bad[0])
             raise ValueError(
                 f"{_where(name)} mixes conventions: labels contain -1, so all must be -1 or +1, "
-                f"but {name}[{i}] = {arr[i]:g}"
+                f"but {name}[{offset + i}] = {arr[i]:g}"
             )
         return (arr + 1.0) * 0.5
     if loss == "logistic":
@@ -255,7 +263,7 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true") -> np
         if bad.size:
             i = int(bad[0])
             raise ValueError(
-                f"{name}[{i}] = {arr[i]:g} is not a valid label for 'logistic': labels must be "
+                f"{name}[{offset + i}] = {arr[i]:g} is not a valid label for 'logistic': labels must be "
                 f"0/1, -1/+1, or probabilities in [0, 1]"
             )
         return arr
@@ -263,7 +271,7 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true") -> np
     if bad.size:
         i = int(bad[0])
         raise ValueError(
-            f"{name}[{i}] = {arr[i]:g} is not a valid label for {loss!r}: labels must be 0/1 or -1/+1 "
+            f"{name}[{offset + i}] = {arr[i]:g} is not a valid label for {loss!r}: labels must be 0/1 or -1/+1 "
             f"(soft labels are accepted only by 'logistic')"
         )
     return arr

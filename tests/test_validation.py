@@ -124,3 +124,15 @@ def test_weird_inputs_never_crash():
         LO(None, [0, 1])
     with pytest.raises((ValueError, TypeError)):
         LO(np.ones((2, 2)), None)
+
+
+def test_chunk_labels_use_the_global_convention_and_positions():
+    from fastloss._validation import check_binary_labels
+
+    # A chunk of a -1/+1 vector that holds only +1s is still read as -1/+1 ...
+    np.testing.assert_array_equal(check_binary_labels([1, 1], 2, "hinge", name="y", plus_minus=True), [1.0, 1.0])
+    # ... and a 0 in it is named at its position in the whole vector.
+    with pytest.raises(ValueError, match=r"mixes conventions.*but y\[103\] = 0"):
+        check_binary_labels([1, 1, 1, 0], 4, "hinge", name="y", plus_minus=True, offset=100)
+    with pytest.raises(ValueError, match=r"y\[101\] = 2 is not a valid label"):
+        check_binary_labels([1, 2], 2, "hinge", name="y", plus_minus=False, offset=100)

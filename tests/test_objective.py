@@ -257,3 +257,11 @@ def test_tiny_weights_and_huge_scores():
         if loss in ("logistic", "hinge", "smooth_hinge", "modified_huber", "savage", "tangent"):
             assert np.isfinite(value) and np.all(np.isfinite(grad)), loss
             np.testing.assert_allclose(value, R.objective_loss(loss, X, y, big), rtol=1e-12)
+
+
+def test_precompile_returns_its_time_and_leaves_kernels_ready(problem):
+    seconds = fastloss.precompile(dtypes=("float64",), layouts=("C",))
+    assert seconds >= 0.0
+    X, y, _ = problem
+    obj = fastloss.LinearObjective(X, y)
+    np.testing.assert_allclose(obj.loss(np.zeros(obj.n_coef)), np.log(2.0), rtol=1e-13)

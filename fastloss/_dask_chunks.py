@@ -125,22 +125,11 @@ def _binary_labels(y, start: int, stop: int, loss: str, plus_minus: bool) -> np.
 
 
 def _sample_weight(sw, start: int, stop: int) -> np.ndarray:
-    """``check_sample_weight`` without the positive-sum check, which only the total can fail."""
+    """``check_sample_weight`` of one chunk: positions in the whole vector, no positive-sum check
+    (only the total can fail it)."""
     if sw is None:
         return np.empty(0)
-    name = _rows("sample_weight", start, stop)
-    arr = val._as_real_array(sw, name)
-    if arr.ndim != 1 or arr.shape[0] != stop - start:
-        raise ValueError(f"`{name}` has shape {arr.shape}, expected ({stop - start},)")
-    bad = val._first_nonfinite_1d(arr)
-    if bad >= 0:
-        raise ValueError(f"`sample_weight` contains a non-finite value {arr[bad]} at position {start + bad}")
-    arr = arr.astype(np.float64)
-    neg = np.flatnonzero(arr < 0)
-    if neg.size:
-        i = int(neg[0])
-        raise ValueError(f"`sample_weight` must be non-negative, but sample_weight[{start + i}] = {arr[i]:g}")
-    return arr
+    return val.check_sample_weight(sw, stop - start, "sample_weight", require_positive_sum=False, offset=start)
 
 
 def prepare(X, y, sw, convention: int, start: int, stop: int, loss: str, n_features: int,

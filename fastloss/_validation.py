@@ -305,8 +305,13 @@ def check_class_labels(y, n: int | None, n_classes: int | None, name: str = "y_t
     return arr.astype(np.int64), n_classes
 
 
-def check_sample_weight(sample_weight, n: int, name: str = "sample_weight") -> np.ndarray:
-    """float64 ``(n,)`` copy of non-negative finite weights with a positive sum; size 0 for None."""
+def check_sample_weight(sample_weight, n: int, name: str = "sample_weight", *,
+                        require_positive_sum: bool = True, offset: int = 0) -> np.ndarray:
+    """float64 ``(n,)`` copy of non-negative finite weights with a positive sum; size 0 for None.
+
+    A chunk of a larger weight vector passes ``require_positive_sum=False`` (only the total can
+    sum to 0) and ``offset``, its first row, so that messages name positions in the whole vector.
+    """
     if sample_weight is None:
         return np.empty(0)
     arr = _as_real_array(sample_weight, name)
@@ -318,13 +323,13 @@ def check_sample_weight(sample_weight, n: int, name: str = "sample_weight") -> n
         raise ValueError(f"{_where(name)} has {arr.shape[0]} entries but there are {n} samples")
     bad = _first_nonfinite_1d(arr)
     if bad >= 0:
-        raise ValueError(f"{_where(name)} contains a non-finite value {arr[bad]} at position {bad}")
+        raise ValueError(f"{_where(name)} contains a non-finite value {arr[bad]} at position {offset + bad}")
     arr = arr.astype(np.float64)
     neg = np.flatnonzero(arr < 0)
     if neg.size:
         i = int(neg[0])
-        raise ValueError(f"{_where(name)} must be non-negative, but {name}[{i}] = {arr[i]:g}")
-    if not arr.sum() > 0:
+        raise ValueError(f"{_where(name)} must be non-negative, but {name}[{offset + i}] = {arr[i]:g}")
+    if require_positive_sum and not arr.sum() > 0:
         raise ValueError(f"{_where(name)} sums to 0: at least one sample needs a positive weight")
     return arr
 

@@ -30,7 +30,7 @@ bench: $(VENV)/.ok-bench
 	$(PY) -m pytest bench --benchmark-enable --benchmark-columns=median,min,max,rounds -q $(ARGS)
 
 lint: $(VENV)/.ok-dev
-	$(VENV)/bin/ruff check fastloss tests bench
+	$(VENV)/bin/ruff check fastloss tests bench examples
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .benchmarks

@@ -25,7 +25,7 @@ _PROBLEMS = {}
 
 def dense_problem(dtype):
     if dtype not in _PROBLEMS:
-        from fastloss.__main__ import make_logistic_problem
+        from fastloss.datasets import make_logistic_problem
 
         _PROBLEMS.clear()  # keep one problem in memory at a time
         _PROBLEMS[dtype] = make_logistic_problem(N, D, dtype)

@@ -24,16 +24,6 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def make_logistic_problem(n: int, d: int, dtype: str = "float64", seed: int = 0):
-    """A synthetic logistic-regression problem: X ~ N(0, 1), y ~ Bernoulli(sigmoid(X w + 0.5))."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d), dtype=np.dtype(dtype).type)
-    w = rng.standard_normal(d) * (2.0 / np.sqrt(d))
-    z = X @ w.astype(X.dtype) + 0.5
-    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-z))).astype(np.float64)
-    return X, y
-
-
 def _threads_arg(value):
     from ._parallel import check_n_threads
 
@@ -66,6 +56,7 @@ def demo(argv=None) -> int:
     import fastloss
     from fastloss import reference
     from fastloss._timing import blas_threads, median_time, read_bandwidth
+    from fastloss.datasets import make_logistic_problem
 
     threads = _threads_arg(args.threads)
     print(f"fastloss {fastloss.__version__} | numba {numba.__version__} | numpy {np.__version__} | "

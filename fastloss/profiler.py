@@ -38,7 +38,7 @@ def _cases(op, n, d, dtype, threads, rng):
     import fastloss
     from fastloss import reference
 
-    from .__main__ import make_logistic_problem
+    from .datasets import make_logistic_problem
 
     sk = _sklearn()
     if op == "pointwise":

@@ -1,0 +1,86 @@
+"""``fastloss.kernels`` and the per-sample loss functions called from a user's own ``@njit`` code.
+
+The Newton-CG example (``tests/test_examples.py``) drives the binary objective kernels from one
+``@njit`` function; here the per-sample functions of every binary loss and the pointwise and
+multinomial kernels are called from ``@njit`` code and checked against the NumPy reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numba import njit
+
+from fastloss import losses, reference
+from fastloss.kernels import multinomial as MK
+from fastloss.kernels import pointwise as PK
+
+BINARY = [name for name in losses.LOSS_IDS if name != "multinomial"]
+LOGISTIC = losses.LOSS_IDS["logistic"]  # a global int: compiled code reads it as a constant
+
+
+def _njit_per_sample(name):
+    """A user's ``@njit`` loop over the three per-sample functions of loss ``name``."""
+    value = getattr(losses, f"{name}_value")
+    gradient = getattr(losses, f"{name}_gradient")
+    hessian = getattr(losses, f"{name}_hessian")
+
+    @njit
+    def evaluate(y, z):
+        out = np.empty((3, z.size))
+        for i in range(z.size):
+            out[0, i] = value(y[i], z[i])
+            out[1, i] = gradient(y[i], z[i])
+            out[2, i] = hessian(y[i], z[i])
+        return out
+
+    return evaluate
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_per_sample_functions_from_njit_code_match_the_reference(name):
+    rng = np.random.default_rng(0)
+    z = np.r_[rng.standard_normal(200) * 3, -40.0, -2.0, -1.0, 0.0, 1.0, 2.0, 40.0]
+    y = (rng.random(z.size) < 0.5).astype(np.float64)
+    out = _njit_per_sample(name)(y, z)
+    np.testing.assert_allclose(out[0], reference.point_loss(name, y, z), rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(out[1], reference.point_gradient(name, y, z), rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(out[2], reference.point_hessian(name, y, z), rtol=1e-12, atol=1e-300)
+
+
+def test_pointwise_and_multinomial_kernels_from_njit_code():
+    """The kernels' documented argument order, driven from compiled code with no Python between."""
+    rng = np.random.default_rng(1)
+    n, d, K = 3000, 6, 4
+    X = rng.standard_normal((n, d))
+    y_class = rng.integers(0, K, n)
+    raw = rng.standard_normal(n)
+    y01 = (rng.random(n) < 0.5).astype(np.float64)
+    sw = np.empty(0)
+
+    @njit
+    def user_code(X, y_class, raw, y01, sw, coef):
+        loss_out = np.empty(raw.size)
+        grad_out = np.empty(raw.size)
+        total, weight = PK.binary_pointwise(y01, raw, sw, LOGISTIC, loss_out, grad_out, np.empty(0))
+        grad = np.empty(coef.size)
+        proba = np.empty(y_class.size * K)
+        mloss = MK.loss_gradient(X, y_class, sw, coef, True, K, True, grad, proba)
+        Hv = np.empty((1, coef.size))
+        direction = grad / y_class.size  # the mean gradient, as the reference's direction
+        MK.hessp(X, y_class, sw, coef, True, K, proba, direction.reshape((1, coef.size)), Hv)
+        return total, weight, loss_out, grad_out, mloss, grad, Hv[0]
+
+    coef = rng.standard_normal(K * (d + 1)) * 0.3
+    total, weight, loss_out, grad_out, mloss, grad, Hv = user_code(X, y_class, raw, y01, sw, coef)
+    assert weight == n
+    np.testing.assert_allclose(loss_out, reference.point_loss("logistic", y01, raw), rtol=1e-13)
+    np.testing.assert_allclose(grad_out, reference.point_gradient("logistic", y01, raw), rtol=1e-13)
+    np.testing.assert_allclose(total, loss_out.sum(), rtol=1e-13)
+    # The kernels return unnormalized sums without the L2 term: n times the reference's mean.
+    W = coef.reshape(K, d + 1)
+    np.testing.assert_allclose(mloss / n, reference.objective_loss("multinomial", X, y_class, W), rtol=1e-12)
+    g_ref = reference.objective_gradient("multinomial", X, y_class, W).ravel()
+    np.testing.assert_allclose(grad / n, g_ref, rtol=1e-10, atol=1e-14)
+    Hv_ref = reference.objective_hessp("multinomial", X, y_class, W, g_ref.reshape(K, d + 1)).ravel()
+    np.testing.assert_allclose(Hv / n, Hv_ref, rtol=1e-10, atol=1e-14)

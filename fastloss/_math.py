@@ -1,7 +1,7 @@
-"""Vectorizable ``exp``, ``log1p`` and ``log1pexp`` for float64, in plain Numba.
+"""Vectorizable ``exp``, ``log1p``, ``log1pexp`` and ``atan`` for float64, in plain Numba.
 
-Why this module exists: Numba >= 0.62 has no SVML, so ``math.exp`` / ``math.log1p`` inside a
-loop are scalar libm calls (6 and 19 ns each on the 2-core EPYC dev machine) and the loop around
+Why this module exists: Numba >= 0.62 has no SVML, so ``math.exp`` / ``math.log1p`` /
+``math.atan`` inside a loop are scalar libm calls (6 and 19 ns each on the 2-core EPYC dev machine) and the loop around
 them does not vectorize. The functions below are straight-line code (range reduction, a
 polynomial, bit manipulation, and selects instead of branches), so LLVM turns a simple loop over
 them into SIMD code (AVX2 here: about 1.8x, 3.5x and 2.3x faster than libm for ``exp``,
@@ -10,7 +10,7 @@ them into SIMD code (AVX2 here: about 1.8x, 3.5x and 2.3x faster than libm for `
 Guarantees (checked against mpmath by ``tests/test_math.py``):
 
 * at most 2 ulp error over the whole float64 range (measured on 10**6 random samples each:
-  0.77 ulp for ``exp``, 0.80 for ``log1p``, 0.99 for ``log1pexp``);
+  0.77 ulp for ``exp``, 0.80 for ``log1p``, 0.99 for ``log1pexp``; 0.76 for ``atan`` on 4 * 10**4);
 * IEEE special values: ``exp`` overflows to ``inf`` exactly where the correctly rounded result
   does (``x > 709.782712893384``), goes gradually subnormal and reaches ``0`` below
   ``-745.1332191019412``; ``log1p(-1) = -inf``, ``log1p(x < -1) = nan``; ``nan`` propagates;
@@ -47,14 +47,18 @@ Implementation notes:
   ``exp(-|x|)`` reaches ``log1p`` as a double-double, so its rounding error is not amplified
   (without it, 1.4 ulp; with it, below 1).
 
+* ``atan``: fdlibm's five-interval reduction to ``|t| <= 7/16`` (see :func:`atan`).
+
 The polynomial coefficients were fitted with ``mpmath.chebyfit`` at 200 bits (``N = 11`` terms
 for ``g(r) = (exp(r) - 1 - r) / r**2`` on ``|r| <= 1.0001 ln2 / 2``; ``N = 8`` terms for
-``h(z) = (2 atanh(s) - 2 s) / (s z)``, ``z = s**2``, on ``s <= 1.0001 (sqrt2 - 1)/(sqrt2 + 1)``)
-and rounded to float64.
+``h(z) = (2 atanh(s) - 2 s) / (s z)``, ``z = s**2``, on ``s <= 1.0001 (sqrt2 - 1)/(sqrt2 + 1)``;
+``N = 12`` terms for ``a(z) = (atan(t) - t) / (t z)``, ``z = t**2 <= 1.0001 (7/16)**2``, error
+below 5e-18) and rounded to float64.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
@@ -179,6 +183,26 @@ _H4 = 0.18181795621632782
 _H5 = 0.15386240708969665
 _H6 = 0.13268746195596595
 _H7 = 0.13086907887965027
+
+
+#: atan(t) = t + t z a(z), z = t**2 <= (7/16)**2, a(z) = sum A[i] z**i (A0 ~ -1/3).
+_A0 = -0.3333333333333333
+_A1 = 0.1999999999999941
+_A2 = -0.14285714285566672
+_A3 = 0.1111111109663336
+_A4 = -0.09090908355081977
+_A5 = 0.07692285541401948
+_A6 = -0.06666241706297325
+_A7 = 0.05876944220330461
+_A8 = -0.052166649790788854
+_A9 = 0.044921989571273566
+_A10 = -0.03312674367384146
+_A11 = 0.014771803541259421
+#: atan(1/2), atan(1), atan(3/2), atan(inf) = pi/2, each as hi + lo.
+_ATAN_HALF_HI, _ATAN_HALF_LO = 0.4636476090008061, 2.2698777452961687e-17
+_ATAN_ONE_HI, _ATAN_ONE_LO = 0.7853981633974483, 3.061616997868383e-17
+_ATAN_THREE_HALVES_HI, _ATAN_THREE_HALVES_LO = 0.982793723247329, 1.3903311031230998e-17
+_ATAN_INF_HI, _ATAN_INF_LO = 1.5707963267948966, 6.123233995736766e-17
 
 
 # ----------------------------------------------------------------------------------------------
@@ -325,3 +349,53 @@ def log1pexp(x):
     positive_part = max(0.0, x)
     e_hi, e_lo = _exp_dd(-abs(x))
     return positive_part + _log1p_dd(e_hi, e_lo)
+
+
+@jit(fastmath=False, inline=True)
+def atan(x):
+    """Arc tangent for float64, within 2 ulp, vectorizable.
+
+    fdlibm's reduction, written with selects: ``|x|`` falls in one of five intervals, each with
+    an anchor ``c`` (0, 1/2, 1, 3/2, inf) and ``atan|x| = atan(c) + atan(t)``, ``|t| <= 7/16``
+    (``t = (2|x| - 1) / (2 + |x|)``, ``(|x| - 1) / (|x| + 1)``, ``(|x| - 3/2) / (1 + 3/2 |x|)``
+    or ``-1 / |x|``; every numerator is exact). Then ``atan(t) = t + t z a(z)``, ``z = t**2``, with
+    a degree-11 near-minimax ``a``, and ``atan(c)`` added in two parts. Odd: the sign of ``x``
+    (``-0.0`` included) is copied to the result; ``+-pi/2`` at ``+-inf``; ``nan`` for ``nan``.
+
+    Parameters
+    ----------
+    x : float
+        Any real; converted to float64.
+
+    Returns
+    -------
+    float64
+    """
+    v = np.float64(x)
+    a = abs(v)
+    # Numerator and denominator of t, and the anchor, for each interval (7/16, 11/16, 19/16, 39/16).
+    if a < 0.4375:
+        num, den, c_hi, c_lo = a, 1.0, 0.0, 0.0
+    elif a < 0.6875:
+        num, den, c_hi, c_lo = 2.0 * a - 1.0, 2.0 + a, _ATAN_HALF_HI, _ATAN_HALF_LO
+    elif a < 1.1875:
+        num, den, c_hi, c_lo = a - 1.0, a + 1.0, _ATAN_ONE_HI, _ATAN_ONE_LO
+    elif a < 2.4375:
+        num, den, c_hi, c_lo = a - 1.5, _fma(1.5, a, 1.0), _ATAN_THREE_HALVES_HI, _ATAN_THREE_HALVES_LO
+    else:
+        num, den, c_hi, c_lo = -1.0, a, _ATAN_INF_HI, _ATAN_INF_LO
+    t = _div(num, den)
+    z = t * t
+    p = _fma(_A11, z, _A10)
+    p = _fma(p, z, _A9)
+    p = _fma(p, z, _A8)
+    p = _fma(p, z, _A7)
+    p = _fma(p, z, _A6)
+    p = _fma(p, z, _A5)
+    p = _fma(p, z, _A4)
+    p = _fma(p, z, _A3)
+    p = _fma(p, z, _A2)
+    p = _fma(p, z, _A1)
+    p = _fma(p, z, _A0)
+    result = c_hi + (_fma(t * z, p, t) + c_lo)
+    return -result if _as_int64(v) < 0 else result

@@ -9,7 +9,7 @@ How the kernels use them. The kernels never name a loss: they score a block of r
 :func:`pointwise_rows` with a small integer ``loss_id`` and a ``mode`` (which of value /
 gradient / hessian they need). :func:`pointwise_rows` is the one place that maps ids to
 functions; for each loss it runs the generic loop of :func:`_block_loops` over the block. The scalar
-functions are inlined into that loop and use the branch-free ``exp`` / ``log1p`` of
+functions are inlined into that loop and use the branch-free ``exp`` / ``log1p`` / ``atan`` of
 :mod:`fastloss._math`, so the loop over a block vectorizes (Numba >= 0.62 has no SVML: with
 ``math.exp`` every element would be a scalar library call). ``pointwise_rows`` does not depend on
 the dtype or format of ``X``: it compiles once, whatever the matrix kernels are specialized for.
@@ -28,8 +28,6 @@ value is a finite double, and full relative accuracy in the tails):
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -239,7 +237,7 @@ def _inv_one_plus_square(m):
 
 @scalar
 def tangent_value(y, z):
-    t = 2.0 * math.atan((2.0 * y - 1.0) * z) - 1.0
+    t = 2.0 * _math.atan((2.0 * y - 1.0) * z) - 1.0
     return t * t
 
 
@@ -247,7 +245,7 @@ def tangent_value(y, z):
 def tangent_gradient(y, z):
     s = 2.0 * y - 1.0
     m = s * z
-    return s * 4.0 * (2.0 * math.atan(m) - 1.0) * _inv_one_plus_square(m)
+    return s * 4.0 * (2.0 * _math.atan(m) - 1.0) * _inv_one_plus_square(m)
 
 
 @scalar
@@ -255,7 +253,7 @@ def tangent_hessian(y, z):
     m = (2.0 * y - 1.0) * z
     t = _inv_one_plus_square(m)
     # d/dm [4 (2 atan m - 1) t] = 8 t^2 - 8 m (2 atan m - 1) t^2, with m t kept finite.
-    return 8.0 * (t - (2.0 * math.atan(m) - 1.0) * (m * t)) * t
+    return 8.0 * (t - (2.0 * _math.atan(m) - 1.0) * (m * t)) * t
 
 
 # --- the generic loop over a block, and the one dispatch from loss ids -------------------------

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from numba import njit
 
 from fastloss import _config
-from fastloss._math import exp, log1p, log1pexp
+from fastloss._math import atan, exp, log1p, log1pexp
 
 MAX_ULP = 2.0
 
@@ -53,6 +53,10 @@ def exact_log1pexp(x: float):
     if x < -1000.0:  # the result is below 1e-434: it rounds to 0
         return _MP.mpf(0)
     return _MP.log1p(_MP.exp(_MP.mpf(x)))
+
+
+def exact_atan(x: float):
+    return _MP.atan(_MP.mpf(x))
 
 
 def ulp_error(got: float, exact) -> float:
@@ -89,11 +93,13 @@ def _vectorized(function):
 exp_loop = _vectorized(exp)
 log1p_loop = _vectorized(log1p)
 log1pexp_loop = _vectorized(log1pexp)
+atan_loop = _vectorized(atan)
 
 CASES = {
     "exp": (exp, exp_loop, exact_exp),
     "log1p": (log1p, log1p_loop, exact_log1p),
     "log1pexp": (log1pexp, log1pexp_loop, exact_log1pexp),
+    "atan": (atan, atan_loop, exact_atan),
 }
 
 # ----------------------------------------------------------------------------------------------
@@ -123,6 +129,12 @@ def _samples(name: str) -> np.ndarray:
             -1.0 + _log_uniform(rng, -16.0, -1.0, n),  # close to -1
             rng.uniform(-1.0, 1.0, n),
             rng.uniform(-0.3, 0.5, n),  # around the switch of the mantissa split, k = 0 / +-1
+        ]
+    elif name == "atan":
+        parts = [
+            _log_uniform(rng, -323.5, 308.25, n, signed=True),
+            rng.uniform(-3.0, 3.0, n),  # the five reduction intervals (switches at 7/16 ... 39/16)
+            _log_uniform(rng, -1.0, 0.5, n, signed=True),
         ]
     else:
         parts = [
@@ -216,6 +228,19 @@ def test_log1pexp_hypothesis(x):
     assert ulp_error(log1pexp(x), exact_log1pexp(x)) <= MAX_ULP
 
 
+@_SETTINGS
+@given(x=_ALL_FINITE | st.floats(-4.0, 4.0))
+def test_atan_hypothesis(x):
+    assert ulp_error(atan(x), exact_atan(x)) <= MAX_ULP
+
+
+def test_atan_at_its_interval_switches():
+    # The reduction changes formula at |x| = 7/16, 11/16, 19/16, 39/16: 40 neighbours each side.
+    x = np.concatenate([_around(s * v, 40) for v in (0.4375, 0.6875, 1.1875, 2.4375) for s in (1.0, -1.0)])
+    worst, at = max_ulp_error(atan_loop(x), x, exact_atan)
+    assert worst <= MAX_ULP, (worst, at)
+
+
 # ----------------------------------------------------------------------------------------------
 # (c) Edge values.
 
@@ -304,6 +329,33 @@ def test_log1pexp_special_values(x, expected):
     assert log1pexp_loop(np.array([x]))[0] == got or math.isnan(got)
 
 
+@pytest.mark.parametrize(
+    "x, expected",
+    [
+        (0.0, 0.0),
+        (-0.0, -0.0),
+        (_INF, math.pi / 2),
+        (-_INF, -math.pi / 2),
+        (_NAN, _NAN),
+        (_TINY, _TINY),
+        (-_TINY, -_TINY),
+        (1e-300, 1e-300),
+        (_DBL_MAX, math.pi / 2),
+        (-_DBL_MAX, -math.pi / 2),
+        (1.0, math.pi / 4),
+        (-1.0, -math.pi / 4),
+    ],
+)
+def test_atan_special_values(x, expected):
+    got = atan(x)
+    if math.isnan(expected):
+        assert math.isnan(got)
+    else:
+        assert got == expected
+        assert math.copysign(1.0, got) == math.copysign(1.0, expected)
+    assert atan_loop(np.array([x]))[0] == got or math.isnan(got)
+
+
 _EDGE_X = [
     0.0, -0.0, 1e-320, -1e-320, _TINY, -_TINY, 2.0**-1022, 1e-300, -1e-300, 1e-17, -1e-17,
     2.0**-53, -(2.0**-53), 2.0**-54, _EPS, 1.0, -1.0 + 2.0**-53, -1.0 + _EPS, -0.5, 0.5,
@@ -319,6 +371,8 @@ def test_edge_values_within_2_ulp(name):
     x = np.array(_EDGE_X)
     if name == "log1p":
         x = x[x > -1.0]
+    if name == "atan":
+        x = np.concatenate([x, -x])
     worst, at = max_ulp_error([function(v) for v in x], x, exact)
     assert worst <= MAX_ULP, (name, worst, at)
 

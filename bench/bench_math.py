@@ -4,7 +4,7 @@ Run with ``pytest bench/bench_math.py --benchmark-enable`` (add ``--benchmark-gr
 to compare each function's two implementations side by side). Each benchmark records
 ``ns_per_element`` in its ``extra_info``.
 
-The libm loops call ``math.exp`` / ``math.log1p`` once per element and do not vectorize (Numba
+The libm loops call ``math.exp`` / ``math.log1p`` / ``math.atan`` once per element and do not vectorize (Numba
 >= 0.62 has no SVML); the fastloss loops are compiled to SIMD code (AVX2 here).
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from fastloss._math import exp, log1p, log1pexp
+from fastloss._math import atan, exp, log1p, log1pexp
 
 N_ELEMENTS = 10_000_000
 
@@ -42,6 +42,8 @@ LOOPS = {
     ("log1p", "fastloss"): _loop(log1p),
     ("log1pexp", "libm"): _loop(_log1pexp_libm),
     ("log1pexp", "fastloss"): _loop(log1pexp),
+    ("atan", "libm"): _loop(math.atan),
+    ("atan", "fastloss"): _loop(atan),
 }
 
 #: NumPy's value of each function, for a sanity check of the timed output.
@@ -49,6 +51,7 @@ REFERENCE = {
     "exp": np.exp,
     "log1p": np.log1p,
     "log1pexp": lambda x: np.logaddexp(0.0, x),
+    "atan": np.arctan,
 }
 
 
@@ -60,11 +63,12 @@ def inputs():
         "exp": rng.uniform(-50.0, 50.0, N_ELEMENTS),
         "log1p": np.expm1(rng.uniform(-20.0, 20.0, N_ELEMENTS)),
         "log1pexp": rng.uniform(-50.0, 50.0, N_ELEMENTS),
+        "atan": rng.uniform(-5.0, 5.0, N_ELEMENTS),
     }
 
 
 @pytest.mark.parametrize("implementation", ["libm", "fastloss"])
-@pytest.mark.parametrize("function", ["exp", "log1p", "log1pexp"])
+@pytest.mark.parametrize("function", ["exp", "log1p", "log1pexp", "atan"])
 def test_pointwise_loop(benchmark, inputs, function, implementation):
     loop = LOOPS[function, implementation]
     x = inputs[function]

@@ -19,7 +19,7 @@ demo: $(VENV)/.ok-demo
 
 ## test: install the test extra and run the whole suite (what CI runs)
 test: $(VENV)/.ok-test
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q --durations=15 $(ARGS)
 
 ## test-fast: the suite without the heavy cases
 test-fast: $(VENV)/.ok-test

@@ -10,6 +10,7 @@ and GB/s against threads (matplotlib, the ``plot`` extra).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -112,7 +113,8 @@ def _cases(op, n, d, dtype, threads, rng):
 
 def bench(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m fastloss bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--n", type=int, default=1_000_000, help="rows (pointwise: 50 x n values)")
+    p.add_argument("--n", default="1000000",
+                   help="rows, or comma-separated row counts for a sweep, e.g. 100000,1000000 (pointwise: 50 x n)")
     p.add_argument("--d", type=int, default=100, help="features (csr: 1000 x d columns, 50 per row)")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     p.add_argument("--threads", default=None, help="comma-separated thread counts, e.g. 1,2 (default: all)")
@@ -131,48 +133,48 @@ def bench(argv=None) -> int:
 
     threads_list = ([check_n_threads(None)] if args.threads is None
                     else [check_n_threads(int(t)) for t in args.threads.split(",")])
+    n_list = [int(v) for v in str(args.n).split(",")]
     rng = np.random.default_rng(0)
     rows = []
     print(f"fastloss profiler | {_cpu_name()} | numba {numba.__version__} | numpy {np.__version__} | "
-          f"n={args.n} d={args.d} {args.dtype} | threads {threads_list}")
+          f"n={','.join(map(str, n_list))} d={args.d} {args.dtype} | threads {threads_list}")
     header = (f"{'operation':<40} {'shape':>16} {'thr':>3} {'median ms':>10} {'min-max':>15} {'GB/s':>6} "
               f"{'%bw':>4} {'x ref':>6} {'x sklearn':>9}")
     print(header)
     print("-" * len(header))
-    for op in args.ops.split(","):
-        for t in threads_list:
-            _progress(f"{op}: generating data")
-            cases = _cases(op, args.n, args.d, args.dtype, t, rng)
-            for label, shape, nbytes, fl, ref, sk in cases:
-                _progress(f"{label}: bandwidth probe ({t} threads)")
-                probe = np.ones((max(1, nbytes // (8 * 64)), 64))  # as many bytes as the operation streams
-                bw = read_bandwidth(probe, t)
-                del probe
-                _progress(f"{label}: fastloss ({t} threads)")
-                fl_t = median_time(fl, args.repeat)
-                ref_t = sk_t = None
-                with blas_threads(t):
-                    if ref is not None and not args.no_reference:
-                        _progress(f"{label}: NumPy reference")
-                        ref_t = median_time(ref, max(1, args.repeat // 2))
-                    if sk is not None:
-                        _progress(f"{label}: scikit-learn")
-                        sk_t = median_time(sk, args.repeat)
-                gbs = nbytes / fl_t[0] / 1e9
-                row = {"operation": label, "shape": list(shape), "dtype": args.dtype, "threads": t,
-                       "median_ms": fl_t[0] * 1e3, "min_ms": fl_t[1] * 1e3, "max_ms": fl_t[2] * 1e3,
-                       "GBps": gbs, "bandwidth_GBps": bw, "fraction_of_bandwidth": gbs / bw,
-                       "x_reference": ref_t[0] / fl_t[0] if ref_t else None,
-                       "x_sklearn": sk_t[0] / fl_t[0] if sk_t else None,
-                       "sklearn_ms": sk_t[0] * 1e3 if sk_t else None}
-                rows.append(row)
-                sys.stderr.write("\r\033[K")
-                xr = f"{row['x_reference']:6.1f}" if ref_t else f"{'-':>6}"
-                xs = f"{row['x_sklearn']:9.1f}" if sk_t else f"{'-':>9}"
-                print(f"{label:<40} {'x'.join(map(str, shape)):>16} {t:>3} {row['median_ms']:10.1f} "
-                      f"{row['min_ms']:7.1f}-{row['max_ms']:<7.1f} {gbs:6.1f} {100 * gbs / bw:4.0f} {xr} {xs}",
-                      flush=True)
-            del cases
+    for op, n, t in itertools.product(args.ops.split(","), n_list, threads_list):
+        _progress(f"{op}: generating data")
+        cases = _cases(op, n, args.d, args.dtype, t, rng)
+        for label, shape, nbytes, fl, ref, sk in cases:
+            _progress(f"{label}: bandwidth probe ({t} threads)")
+            probe = np.ones((max(1, nbytes // (8 * 64)), 64))  # as many bytes as the operation streams
+            bw = read_bandwidth(probe, t)
+            del probe
+            _progress(f"{label}: fastloss ({t} threads)")
+            fl_t = median_time(fl, args.repeat)
+            ref_t = sk_t = None
+            with blas_threads(t):
+                if ref is not None and not args.no_reference:
+                    _progress(f"{label}: NumPy reference")
+                    ref_t = median_time(ref, max(1, args.repeat // 2))
+                if sk is not None:
+                    _progress(f"{label}: scikit-learn")
+                    sk_t = median_time(sk, args.repeat)
+            gbs = nbytes / fl_t[0] / 1e9
+            row = {"operation": label, "n": n, "shape": list(shape), "dtype": args.dtype, "threads": t,
+                   "median_ms": fl_t[0] * 1e3, "min_ms": fl_t[1] * 1e3, "max_ms": fl_t[2] * 1e3,
+                   "GBps": gbs, "bandwidth_GBps": bw, "fraction_of_bandwidth": gbs / bw,
+                   "x_reference": ref_t[0] / fl_t[0] if ref_t else None,
+                   "x_sklearn": sk_t[0] / fl_t[0] if sk_t else None,
+                   "sklearn_ms": sk_t[0] * 1e3 if sk_t else None}
+            rows.append(row)
+            sys.stderr.write("\r\033[K")
+            xr = f"{row['x_reference']:6.1f}" if ref_t else f"{'-':>6}"
+            xs = f"{row['x_sklearn']:9.1f}" if sk_t else f"{'-':>9}"
+            print(f"{label:<40} {'x'.join(map(str, shape)):>16} {t:>3} {row['median_ms']:10.1f} "
+                  f"{row['min_ms']:7.1f}-{row['max_ms']:<7.1f} {gbs:6.1f} {100 * gbs / bw:4.0f} {xr} {xs}",
+                  flush=True)
+        del cases
     print("GB/s: bytes of X (CSR: data + indices + indptr; pointwise: raw predictions) over the median time; "
           "%bw: of the read bandwidth measured just before; x: other time / fastloss time, same run.")
     if args.json:
@@ -184,21 +186,29 @@ def bench(argv=None) -> int:
 
 
 def _plot(rows, path):
+    """Time and GB/s against threads (at the largest n) and, for a sweep of n, against n (at the
+    most threads); the measured read bandwidth as a dashed line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_t, ax_b) = plt.subplots(1, 2, figsize=(11, 4))
-    for label in dict.fromkeys(r["operation"] for r in rows):
-        rs = [r for r in rows if r["operation"] == label]
-        th = [r["threads"] for r in rs]
-        ax_t.plot(th, [r["median_ms"] for r in rs], "o-", label=label)
-        ax_b.plot(th, [r["GBps"] for r in rs], "o-", label=label)
-    bw = [r for r in rows if r["operation"] == rows[0]["operation"]]
-    ax_b.plot([r["threads"] for r in bw], [r["bandwidth_GBps"] for r in bw], "k--", label="read bandwidth")
-    ax_t.set(xlabel="threads", ylabel="median ms", yscale="log", title="time")
-    ax_b.set(xlabel="threads", ylabel="GB/s", title="throughput")
-    ax_b.legend(fontsize=7)
+    n_max = max(r["n"] for r in rows)
+    t_max = max(r["threads"] for r in rows)
+    sweeps = [("threads", [r for r in rows if r["n"] == n_max], f"n = {n_max:,}")]
+    if len({r["n"] for r in rows}) > 1:
+        sweeps.append(("n", [r for r in rows if r["threads"] == t_max], f"{t_max} thread(s)"))
+    fig, axes = plt.subplots(len(sweeps), 2, figsize=(11, 4 * len(sweeps)), squeeze=False)
+    for (key, subset, where), (ax_t, ax_b) in zip(sweeps, axes, strict=True):
+        for label in dict.fromkeys(r["operation"] for r in subset):
+            rs = sorted((r for r in subset if r["operation"] == label), key=lambda r: r[key])
+            ax_t.plot([r[key] for r in rs], [r["median_ms"] for r in rs], "o-", label=label)
+            ax_b.plot([r[key] for r in rs], [r["GBps"] for r in rs], "o-", label=label)
+        first = sorted((r for r in subset if r["operation"] == subset[0]["operation"]), key=lambda r: r[key])
+        ax_b.plot([r[key] for r in first], [r["bandwidth_GBps"] for r in first], "k--", label="read bandwidth")
+        scale = "log" if key == "n" else "linear"
+        ax_t.set(xlabel=key, ylabel="median ms", xscale=scale, yscale="log", title=f"time, {where}")
+        ax_b.set(xlabel=key, ylabel="GB/s", xscale=scale, title=f"throughput, {where}")
+        ax_b.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

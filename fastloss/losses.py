@@ -482,22 +482,72 @@ def multinomial_row_softmax(z, e):
 
 
 @row
-def multinomial_row_loss(z, y, zmax, others):
-    """``logsumexp(z) - z[y]`` from :func:`multinomial_row_softmax`'s ``zmax`` and ``others``."""
-    return (zmax - z[y]) + _math.log1p(others)
+def multinomial_block_softmax(Z, shift, m, zmax, top, others):
+    """:func:`multinomial_row_softmax` of the ``m`` columns of a block of scores, in place.
+
+    Column ``r`` of ``Z[:, :m]`` plus ``shift`` (K,) is one sample's row ``z``; on return
+    ``Z[k, r]`` holds ``e[k]`` and ``zmax[r]``, ``top[r]``, ``others[r]`` the row's results, the
+    same values, bit for bit, as the row function gives. Every loop runs over the samples of the
+    block with the class fixed, so it vectorizes (a loop over the K classes of one row is too
+    short for that when K is small).
+    """
+    K = Z.shape[0]
+    s0 = shift[0]
+    for r in range(m):
+        zmax[r] = Z[0, r] + s0
+        top[r] = 0
+    for k in range(1, K):
+        sk = shift[k]
+        for r in range(m):
+            v = Z[k, r] + sk
+            bigger = v > zmax[r]
+            zmax[r] = v if bigger else zmax[r]
+            top[r] = k if bigger else top[r]
+    for r in range(m):
+        others[r] = 0.0
+    for k in range(K):
+        sk = shift[k]
+        for r in range(m):
+            v = _math.exp((Z[k, r] + sk) - zmax[r])
+            Z[k, r] = v
+            others[r] += 0.0 if top[r] == k else v
 
 
 @row
-def multinomial_complement(e, k, top, others):
-    """``sum_{l != k} e[l]``, i.e. ``(1 - p_k) * sum(e)``, without cancellation.
+def multinomial_loss_of(zmax, zy, others):
+    """``logsumexp(z) - z[y]`` from the row's ``max(z)``, ``z[y]`` and ``others``."""
+    return (zmax - zy) + _math.log1p(others)
+
+
+@row
+def multinomial_row_loss(z, y, zmax, others):
+    """``logsumexp(z) - z[y]`` from :func:`multinomial_row_softmax`'s ``zmax`` and ``others``."""
+    return multinomial_loss_of(zmax, z[y], others)
+
+
+@row
+def multinomial_complement_of(ek, is_top, others):
+    """``sum_{l != k} e[l]`` from ``e[k]``, whether ``k`` is the row's argmax, and ``others``.
 
     For ``k == top`` it is ``others``; otherwise ``1 + (others - e[k])``, where ``others``
     includes ``e[k] <= 1``: the result is at least half of ``sum(e)``, so the subtraction costs at
     most one bit, however the sum is associated.
     """
-    if k == top:
-        return others
-    return 1.0 + (others - e[k])
+    return others if is_top else 1.0 + (others - ek)
+
+
+@row
+def multinomial_complement(e, k, top, others):
+    """``sum_{l != k} e[l]``, i.e. ``(1 - p_k) * sum(e)``, without cancellation."""
+    return multinomial_complement_of(e[k], k == top, others)
+
+
+@row
+def multinomial_gradient_of(ek, is_y, is_top, others, inv_total):
+    """``p_k - [k == y]`` from one class's ``e[k]`` (see :func:`multinomial_gradient`)."""
+    if is_y:
+        return -multinomial_complement_of(ek, is_top, others) * inv_total
+    return ek * inv_total
 
 
 @row
@@ -507,12 +557,16 @@ def multinomial_gradient(e, k, y, top, others, inv_total):
     A multiplication by the row's ``inv_total`` instead of a division per class: one more
     rounding (relative error at most about 1.5 ulp).
     """
-    if k == y:
-        return -multinomial_complement(e, k, top, others) * inv_total
-    return e[k] * inv_total
+    return multinomial_gradient_of(e[k], k == y, k == top, others, inv_total)
+
+
+@row
+def multinomial_hessian_of(ek, is_top, others, inv_total):
+    """``p_k (1 - p_k)`` from one class's ``e[k]`` (see :func:`multinomial_hessian`)."""
+    return (ek * inv_total) * (multinomial_complement_of(ek, is_top, others) * inv_total)
 
 
 @row
 def multinomial_hessian(e, k, top, others, inv_total):
     """``p_k (1 - p_k)``, the diagonal of ``diag(p) - p p^T``; ``inv_total = 1 / (1 + others)``."""
-    return (e[k] * inv_total) * (multinomial_complement(e, k, top, others) * inv_total)
+    return multinomial_hessian_of(e[k], k == top, others, inv_total)

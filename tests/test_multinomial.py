@@ -385,3 +385,26 @@ def test_digits_fit_matches_sklearn_logistic_regression():
     sk[:, -1] -= sk[:, -1].mean()
     assert np.linalg.norm(coef - sk) <= 1e-4 * np.linalg.norm(sk)
     np.testing.assert_allclose(obj.loss(coef), obj.loss(sk), rtol=1e-9)
+
+
+def test_rows_dot_class_tiles_edges():
+    """Dense C ``rows_dot`` with K >= 2 runs in 4-row x 2-class tiles with clipped edges: every
+    block length, class count and width, including blocks that start mid-array, match NumPy."""
+    from numba import njit
+
+    from fastloss.kernels._matrix import rows_dot
+
+    @njit
+    def dot(X, a, b, W, Z):
+        rows_dot(X, a, b, W, Z)
+
+    rng = np.random.default_rng(11)
+    for d in (1, 3, 8, 13):
+        X = rng.standard_normal((23, d))
+        for K in (1, 2, 3, 5):
+            W = rng.standard_normal((K, d + 1))
+            for a, b in ((0, 1), (2, 9), (5, 10), (3, 23), (0, 4)):
+                Z = np.full((K, 20), np.nan)
+                dot(X, a, b, W, Z)
+                np.testing.assert_allclose(Z[:, : b - a], W[:, :d] @ X[a:b].T, rtol=1e-13, atol=1e-13)
+                assert np.isnan(Z[:, b - a:]).all()

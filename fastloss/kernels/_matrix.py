@@ -222,12 +222,77 @@ def _chunk_bounds(X, width):
         return lambda X, width: _csr_chunk_bounds(X[2], width)
 
 
+# --- dense register tiles --------------------------------------------------------------------
+
+@jit(inline=True)
+def _dot_c_tiled(X, a, b, W, Z):
+    """C-order ``rows_dot`` for ``W.shape[0] >= 2``: tiles of 4 rows x 2 classes.
+
+    Each tile keeps 8 independent vector accumulators over ``j``: every load of ``X[i, j]``
+    feeds two FMAs and every load of ``W[k, j]`` four (the one-row, one-class loop was bound by
+    its two loads per FMA, and re-read each row from L1 once per class). At the edges the row
+    and class indices are clipped (``min``): the last row or class is computed twice and written
+    twice with the same value, which keeps one loop body (no remainder loops, which ran at
+    latency-bound speed). Each ``Z[k, r]`` is the same sum, in the same order, wherever its row
+    falls in the block, so results do not depend on block or chunk positions.
+    """
+    d = X.shape[1]
+    K = W.shape[0]
+    m = b - a
+    first = np.uintp(a)
+    for r in range(0, m, 4):
+        r0 = r
+        r1 = min(r + 1, m - 1)
+        r2 = min(r + 2, m - 1)
+        r3 = min(r + 3, m - 1)
+        i0 = first + np.uintp(r0)
+        i1 = first + np.uintp(r1)
+        i2 = first + np.uintp(r2)
+        i3 = first + np.uintp(r3)
+        for k0 in range(0, K, 2):
+            k1 = min(k0 + 1, K - 1)
+            a00 = 0.0
+            a01 = 0.0
+            a10 = 0.0
+            a11 = 0.0
+            a20 = 0.0
+            a21 = 0.0
+            a30 = 0.0
+            a31 = 0.0
+            for j in range(d):
+                w0 = W[k0, j]
+                w1 = W[k1, j]
+                x0 = X[i0, j]
+                x1 = X[i1, j]
+                x2 = X[i2, j]
+                x3 = X[i3, j]
+                a00 += x0 * w0
+                a01 += x0 * w1
+                a10 += x1 * w0
+                a11 += x1 * w1
+                a20 += x2 * w0
+                a21 += x2 * w1
+                a30 += x3 * w0
+                a31 += x3 * w1
+            Z[k0, r0] = a00
+            Z[k1, r0] = a01
+            Z[k0, r1] = a10
+            Z[k1, r1] = a11
+            Z[k0, r2] = a20
+            Z[k1, r2] = a21
+            Z[k0, r3] = a30
+            Z[k1, r3] = a31
+
+
 # --- rows_dot --------------------------------------------------------------------------------
 
 @overload(rows_dot, **_INLINE)
 def _rows_dot(X, a, b, W, Z):
     if _is_dense(X, "C"):
         def impl(X, a, b, W, Z):
+            if W.shape[0] >= 2:
+                _dot_c_tiled(X, a, b, W, Z)
+                return
             d = X.shape[1]
             first = np.uintp(a)
             for r in range(b - a):

@@ -42,9 +42,12 @@ from numba import prange
 
 from .._jit import jit
 from ..losses import (
+    multinomial_block_softmax,
     multinomial_complement,
     multinomial_gradient,
+    multinomial_gradient_of,
     multinomial_hessian,
+    multinomial_loss_of,
     multinomial_row_loss,
     multinomial_row_softmax,
 )
@@ -91,7 +94,13 @@ def _rows_per_block(X, n_scores):
 @jit()
 def loss_gradient_chunk(X, y, sw, coef, fit_intercept, n_classes, start, stop,
                         want_gradient, grad_out, curvature_out):
-    """Rows ``start:stop`` of :func:`loss_gradient`; *adds* into ``grad_out``, returns the loss sum."""
+    """Rows ``start:stop`` of :func:`loss_gradient`; *adds* into ``grad_out``, returns the loss sum.
+
+    Per cache block: scores ``Z`` (K, m) by :func:`rows_dot`, the scores of the labels, then the
+    softmax of every row at once (:func:`multinomial_block_softmax`, loops over the rows of the
+    block with the class fixed, so they vectorize), then the loss, the gradient in place of the
+    exponentials, and :func:`rows_axpy`. No loop runs over the K classes of one row.
+    """
     K = n_classes
     d = n_cols(X)
     p = coef.size // K
@@ -101,34 +110,49 @@ def loss_gradient_chunk(X, y, sw, coef, fit_intercept, n_classes, start, stop,
     G_out = grad_out.reshape((K, grad_out.size // K))  # (K, 0) when no gradient is wanted
     has_sw = sw.size > 0
     want_curvature = curvature_out.size > 0
-    Z = np.empty((K, block))
-    G = np.empty((K, block))
-    z = np.empty(K)
-    e = np.empty(K)
+    Z = np.empty((K, block))  # scores, then exponentials, then gradients
+    zmax = np.empty(block)
+    top = np.empty(block, dtype=np.int64)
+    others = np.empty(block)
+    zy = np.empty(block)
+    scale = np.empty(block)  # 1 / sum(e), then s_i / sum(e)
     acc_intercept = np.zeros(K)
     acc_loss = 0.0
     for a in range(start, stop, block):
         b = min(stop, a + block)
+        m = b - a
+        first = np.uintp(a)
         rows_dot(X, a, b, W, Z)
-        for r in range(b - a):
-            i = a + r
-            s = sw[i] if has_sw else 1.0
-            yi = y[i]
-            for k in range(K):
-                z[k] = Z[k, r] + intercept[k]
-            zmax, top, others = multinomial_row_softmax(z, e)
-            acc_loss += s * multinomial_row_loss(z, yi, zmax, others)
-            inv_total = 1.0 / (1.0 + others)
-            if want_gradient:
+        for r in range(m):
+            yi = y[first + np.uintp(r)]
+            zy[r] = Z[yi, r] + intercept[yi]
+        multinomial_block_softmax(Z, intercept, m, zmax, top, others)
+        block_loss = 0.0
+        for r in range(m):
+            s = sw[first + np.uintp(r)] if has_sw else 1.0
+            block_loss += s * multinomial_loss_of(zmax[r], zy[r], others[r])
+        acc_loss += block_loss
+        for r in range(m):
+            scale[r] = 1.0 / (1.0 + others[r])
+        if want_curvature:
+            for r in range(m):
+                i = a + r
                 for k in range(K):
-                    g = s * multinomial_gradient(e, k, yi, top, others, inv_total)
-                    G[k, r] = g
-                    acc_intercept[k] += g
-            if want_curvature:
-                for k in range(K):
-                    curvature_out[i * K + k] = e[k] * inv_total
+                    curvature_out[i * K + k] = Z[k, r] * scale[r]
         if want_gradient:
-            rows_axpy(X, a, b, G, G_out)
+            if has_sw:
+                for r in range(m):
+                    scale[r] *= sw[first + np.uintp(r)]
+            for k in range(K):
+                acc = 0.0
+                for r in range(m):
+                    i = first + np.uintp(r)
+                    # s_i (p_k - [k == y_i]): scale[r] = s_i / sum(e) multiplies p's numerator
+                    g = multinomial_gradient_of(Z[k, r], y[i] == k, top[r] == k, others[r], scale[r])
+                    Z[k, r] = g
+                    acc += g
+                acc_intercept[k] += acc
+            rows_axpy(X, a, b, Z, G_out)
     if want_gradient and fit_intercept:
         for k in range(K):
             G_out[k, d] += acc_intercept[k]

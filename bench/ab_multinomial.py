@@ -1,0 +1,189 @@
+"""Side-by-side A/B of the multinomial (and binary logistic) kernels against scikit-learn.
+
+One process, one copy of X, the contenders called in interleaved rounds; medians and ratios.
+The "old" contender is the package as of a git revision (``--old REV``, default ``HEAD``),
+exported to a temporary folder as ``fastloss_old`` (its imports are relative, so it loads side by
+side with the working copy, with its own Numba cache).
+
+    cd /work/wt-multi && PYTHONPATH=$PWD python bench/ab_multinomial.py --old main-base \
+        --n 1000000 --d 100 --K 10 --threads 2 --rounds 7 --layout C --dtype float64
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def export_old(rev: str) -> str:
+    root = subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True).strip()
+    dest = os.path.join(tempfile.gettempdir(), f"fastloss_ab_{os.getuid()}_{rev.replace('/', '_')}")
+    pkg = os.path.join(dest, "fastloss_old")
+    if not os.path.isdir(pkg):
+        os.makedirs(dest, exist_ok=True)
+        tar = subprocess.check_output(["git", "-C", root, "archive", rev, "fastloss"])
+        subprocess.run(["tar", "-x", "-C", dest], input=tar, check=True)
+        os.rename(os.path.join(dest, "fastloss"), pkg)
+    sys.path.insert(0, dest)
+    return dest
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--old", default="HEAD")
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--d", type=int, default=100)
+    ap.add_argument("--K", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--layout", default="C", choices=["C", "F"])
+    ap.add_argument("--dtype", default="float64")
+    ap.add_argument("--what", default="lg,hessp,binary",
+                    help="comma list of: lg (multinomial loss_gradient), hessp, binary")
+    ap.add_argument("--no-sklearn", action="store_true")
+    args = ap.parse_args()
+    what = set(args.what.split(","))
+
+    export_old(args.old)
+    import fastloss
+    from fastloss._parallel import threads
+    from fastloss._timing import blas_threads
+    old_mn = importlib.import_module("fastloss_old.kernels.multinomial")
+    old_lin = importlib.import_module("fastloss_old.kernels.linear")
+    new_mn = importlib.import_module("fastloss.kernels.multinomial")
+    new_lin = importlib.import_module("fastloss.kernels.linear")
+
+    n, d, K, T = args.n, args.d, args.K, args.threads
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d), dtype=np.dtype(args.dtype).type)
+    if args.layout == "F":
+        X = np.asfortranarray(X)
+    y = rng.integers(0, K, n).astype(np.float64)
+    yi = y.astype(np.int64)
+    coef = rng.standard_normal((K, d + 1)) * 0.05
+    v = rng.standard_normal((K, d + 1))
+    l2 = 1e-4
+    sw = np.empty(0)
+    c = np.ascontiguousarray(coef).ravel()
+    V = np.ascontiguousarray(v).reshape(1, -1)
+
+    contenders = {}
+    if "lg" in what:
+        obj = fastloss.LinearObjective(X, y, "multinomial", n_classes=K, l2=l2, n_threads=T)
+        g = np.empty(c.size)
+
+        def k_old():
+            with threads(T):
+                return old_mn.loss_gradient(X, yi, sw, c, True, K, True, g, np.empty(0))
+
+        def k_new():
+            with threads(T):
+                return new_mn.loss_gradient(X, yi, sw, c, True, K, True, g, np.empty(0))
+
+        contenders["mn_lg old kernel"] = k_old
+        contenders["mn_lg new kernel"] = k_new
+        contenders["mn_lg new objective"] = lambda: obj.loss_gradient(coef)
+        if not args.no_sklearn:
+            from sklearn._loss.loss import HalfMultinomialLoss
+            from sklearn.linear_model._linear_loss import LinearModelLoss
+
+            lml = LinearModelLoss(HalfMultinomialLoss(n_classes=K), fit_intercept=True)
+
+            def sk():
+                with blas_threads(T):
+                    return lml.loss_gradient(coef, X, y, None, l2, n_threads=T)
+            contenders["mn_lg sklearn"] = sk
+            # correctness against sklearn (same definition of the objective)
+            l_sk, g_sk = sk()
+            l_fl, g_fl = obj.loss_gradient(coef)
+            print(f"check lg: loss rel {abs(l_fl - l_sk) / abs(l_sk):.2e}  grad max rel "
+                  f"{np.max(np.abs(g_fl - g_sk)) / np.max(np.abs(g_sk)):.2e}")
+    if "hessp" in what:
+        obj = fastloss.LinearObjective(X, y, "multinomial", n_classes=K, l2=l2, n_threads=T)
+        out = np.empty_like(V)
+
+        def h_old():
+            with threads(T):
+                old_mn.hessp(X, yi, sw, c, True, K, np.empty(0), V, out)
+
+        def h_new():
+            with threads(T):
+                new_mn.hessp(X, yi, sw, c, True, K, np.empty(0), V, out)
+
+        contenders["mn_hessp old kernel"] = h_old
+        contenders["mn_hessp new kernel"] = h_new
+        contenders["mn_hessp new objective"] = lambda: obj.hessp(coef, v)
+        _, hp = obj.gradient_hessp(coef)
+        contenders["mn_hessp new cached"] = lambda: hp(v)
+        if not args.no_sklearn:
+            from sklearn._loss.loss import HalfMultinomialLoss
+            from sklearn.linear_model._linear_loss import LinearModelLoss
+
+            lml = LinearModelLoss(HalfMultinomialLoss(n_classes=K), fit_intercept=True)
+            with blas_threads(T):
+                _, sk_hp = lml.gradient_hessian_product(coef, X, y, None, l2, n_threads=T)
+
+            def sk_h():
+                with blas_threads(T):
+                    return sk_hp(v)
+            contenders["mn_hessp sklearn (cached)"] = sk_h
+            h_sk = np.asarray(sk_h()).reshape(coef.shape)
+            h_fl = obj.hessp(coef, v)
+            print(f"check hessp: max rel {np.max(np.abs(h_fl - h_sk)) / np.max(np.abs(h_sk)):.2e}")
+    if "binary" in what:
+        yb = (y < K / 2).astype(np.float64)
+        cb = rng.standard_normal(d + 1) * 0.05
+        gb = np.empty(d + 1)
+        objb = fastloss.LinearObjective(X, yb, "logistic", l2=l2, n_threads=T)
+        ylid = objb._y
+        lid = objb._id()
+
+        def b_old():
+            with threads(T):
+                return old_lin.loss_gradient(X, ylid, sw, cb, True, lid, True, gb, np.empty(0))
+
+        def b_new():
+            with threads(T):
+                return new_lin.loss_gradient(X, ylid, sw, cb, True, lid, True, gb, np.empty(0))
+        contenders["bin_lg old kernel"] = b_old
+        contenders["bin_lg new kernel"] = b_new
+        vb = rng.standard_normal(d + 1)
+        contenders["bin_hessp new objective"] = lambda: objb.hessp(cb, vb)
+
+    # warm up (compile) every contender
+    for name, fn in contenders.items():
+        t0 = time.perf_counter()
+        fn()
+        print(f"warmup {name}: {time.perf_counter() - t0:.2f}s", flush=True)
+    times = {name: [] for name in contenders}
+    for _ in range(args.rounds):
+        for name, fn in contenders.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    med = {name: float(np.median(t)) for name, t in times.items()}
+    print(f"\nn={n} d={d} K={K} threads={T} layout={args.layout} dtype={args.dtype} "
+          f"rounds={args.rounds} old={args.old}")
+    for name in contenders:
+        print(f"  {name:28s} median {med[name] * 1e3:8.1f} ms   min {min(times[name]) * 1e3:8.1f} ms")
+    for group in ("mn_lg", "mn_hessp"):
+        sk = [k for k in med if k.startswith(group) and "sklearn" in k]
+        if sk:
+            for name in med:
+                if name.startswith(group) and name != sk[0]:
+                    print(f"  {sk[0]} / {name}: {med[sk[0]] / med[name]:.2f}x")
+    for a, b in (("mn_lg old kernel", "mn_lg new kernel"), ("mn_hessp old kernel", "mn_hessp new kernel"),
+                 ("bin_lg old kernel", "bin_lg new kernel")):
+        if a in med and b in med:
+            print(f"  {a} / {b}: {med[a] / med[b]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

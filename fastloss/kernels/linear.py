@@ -41,7 +41,10 @@ from ._matrix import (
     rows_axpy,
     rows_densify,
     rows_dot,
+    rows_dot_packed,
     rows_sq_axpy,
+    vectors_empty,
+    vectors_set,
 )
 
 
@@ -134,19 +137,29 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
 
 
 @jit()
-def hessp_chunk(X, y, sw, coef, fit_intercept, loss_id, curvature, V, start, stop, out):
-    """Rows ``start:stop`` of :func:`hessp`; *adds* into ``out`` (k, n_coef)."""
+def _hessp_vectors(X, coef, V, cached):
+    """The vectors every row is scored against, packed once per call (:func:`vectors_empty`):
+    ``coef`` first unless the curvature is cached, then the k directions, so that one read of
+    each stored entry serves all the dot products."""
+    k, n_coef = V.shape
+    first = 1 if cached else 0
+    P = vectors_empty(X, k + 1 - first, n_coef)
+    if not cached:
+        vectors_set(X, P, 0, coef)
+    for j in range(k):
+        vectors_set(X, P, j + 1 - first, V[j])
+    return P
+
+
+@jit()
+def _hessp_rows(X, y, sw, coef, fit_intercept, loss_id, curvature, V, P, start, stop, out):
+    """Rows ``start:stop`` of :func:`hessp` with the vectors ``P`` of :func:`_hessp_vectors`;
+    *adds* into ``out`` (k, n_coef)."""
     d = n_cols(X)
     block = block_rows(X)
-    k, n_coef = V.shape
+    k = V.shape[0]
     cached = curvature.size > 0
-    # Row 0 of W scores coef (unless the curvature is cached), the others the directions, so
-    # that one read of each block serves all the dot products.
     first = 1 if cached else 0
-    W = np.empty((k + 1 - first, n_coef))
-    if not cached:
-        W[0, :] = coef
-    W[1 - first:, :] = V
     intercept = coef[d] if (fit_intercept and not cached) else 0.0
     Z = np.empty((k + 1 - first, block))
     H = np.empty(block)
@@ -155,7 +168,7 @@ def hessp_chunk(X, y, sw, coef, fit_intercept, loss_id, curvature, V, start, sto
     for a in range(start, stop, block):
         b = min(stop, a + block)
         m = b - a
-        rows_dot(X, a, b, W, Z)
+        rows_dot_packed(X, a, b, P, Z)
         if cached:
             for r in range(m):
                 H[r] = curvature[a + r]
@@ -179,6 +192,13 @@ def hessp_chunk(X, y, sw, coef, fit_intercept, loss_id, curvature, V, start, sto
             out[j, d] += acc_intercept[j]
 
 
+@jit()
+def hessp_chunk(X, y, sw, coef, fit_intercept, loss_id, curvature, V, start, stop, out):
+    """Rows ``start:stop`` of :func:`hessp`; *adds* into ``out`` (k, n_coef)."""
+    P = _hessp_vectors(X, coef, V, curvature.size > 0)
+    _hessp_rows(X, y, sw, coef, fit_intercept, loss_id, curvature, V, P, start, stop, out)
+
+
 @jit(parallel=True)
 def hessp(X, y, sw, coef, fit_intercept, loss_id, curvature, V, out):
     """Hessian-vector products ``out[k] = sum_i h_i (x~_i . V[k]) x~_i`` for k directions.
@@ -192,9 +212,10 @@ def hessp(X, y, sw, coef, fit_intercept, loss_id, curvature, V, out):
     k, n_coef = V.shape
     bounds = chunk_bounds(X, k * n_coef)
     n_chunks = bounds.size - 1
+    P = _hessp_vectors(X, coef, V, curvature.size > 0)  # once, shared read-only by all chunks
     part = np.zeros((n_chunks, k, n_coef))
     for c in prange(n_chunks):
-        hessp_chunk(X, y, sw, coef, fit_intercept, loss_id, curvature, V,
+        _hessp_rows(X, y, sw, coef, fit_intercept, loss_id, curvature, V, P,
                     bounds[c], bounds[c + 1], part[c])
     sum_chunks(part.reshape((n_chunks, k * n_coef)), out.reshape(k * n_coef))
 

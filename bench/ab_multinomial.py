@@ -155,6 +155,18 @@ def main():
         contenders["bin_lg old kernel"] = b_old
         contenders["bin_lg new kernel"] = b_new
         vb = rng.standard_normal(d + 1)
+        Vb = vb.reshape(1, -1)
+        hb = np.empty_like(Vb)
+
+        def bh_old():  # uncached: W has 2 rows (coef and the direction)
+            with threads(T):
+                old_lin.hessp(X, ylid, sw, cb, True, lid, np.empty(0), Vb, hb)
+
+        def bh_new():
+            with threads(T):
+                new_lin.hessp(X, ylid, sw, cb, True, lid, np.empty(0), Vb, hb)
+        contenders["bin_hessp old kernel"] = bh_old
+        contenders["bin_hessp new kernel"] = bh_new
         contenders["bin_hessp new objective"] = lambda: objb.hessp(cb, vb)
 
     # warm up (compile) every contender
@@ -180,7 +192,8 @@ def main():
                 if name.startswith(group) and name != sk[0]:
                     print(f"  {sk[0]} / {name}: {med[sk[0]] / med[name]:.2f}x")
     for a, b in (("mn_lg old kernel", "mn_lg new kernel"), ("mn_hessp old kernel", "mn_hessp new kernel"),
-                 ("bin_lg old kernel", "bin_lg new kernel")):
+                 ("bin_lg old kernel", "bin_lg new kernel"),
+                 ("bin_hessp old kernel", "bin_hessp new kernel")):
         if a in med and b in med:
             print(f"  {a} / {b}: {med[a] / med[b]:.2f}x")
 

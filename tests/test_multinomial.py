@@ -388,7 +388,7 @@ def test_digits_fit_matches_sklearn_logistic_regression():
 
 
 def test_rows_dot_class_tiles_edges():
-    """Dense C ``rows_dot`` with K >= 2 runs in 4-row x 2-class tiles with clipped edges: every
+    """Dense C ``rows_dot`` with K >= 6 runs in 4-row x 2-class tiles with clipped edges: every
     block length, class count and width, including blocks that start mid-array, match NumPy."""
     from numba import njit
 
@@ -401,10 +401,68 @@ def test_rows_dot_class_tiles_edges():
     rng = np.random.default_rng(11)
     for d in (1, 3, 8, 13):
         X = rng.standard_normal((23, d))
-        for K in (1, 2, 3, 5):
+        for K in (1, 2, 3, 5, 6, 7, 10):
             W = rng.standard_normal((K, d + 1))
             for a, b in ((0, 1), (2, 9), (5, 10), (3, 23), (0, 4)):
                 Z = np.full((K, 20), np.nan)
                 dot(X, a, b, W, Z)
                 np.testing.assert_allclose(Z[:, : b - a], W[:, :d] @ X[a:b].T, rtol=1e-13, atol=1e-13)
                 assert np.isnan(Z[:, b - a:]).all()
+
+
+def test_rows_axpy_row_groups_edges():
+    """Dense C ``rows_axpy`` with K >= 2 runs in groups of 8 rows, then 4, then single rows:
+    every block length, class count and width, blocks that start mid-array, and float32, match
+    NumPy; ``OUT`` past column d is untouched."""
+    from numba import njit
+
+    from fastloss.kernels._matrix import rows_axpy
+
+    @njit
+    def axpy(X, a, b, G, OUT):
+        rows_axpy(X, a, b, G, OUT)
+
+    rng = np.random.default_rng(12)
+    for dtype in (np.float64, np.float32):
+        for d in (3, 8, 9, 13, 16, 17, 31):
+            X = rng.standard_normal((23, d)).astype(dtype)
+            for K in (1, 2, 3, 4, 5, 10):
+                G = rng.standard_normal((K, 24))
+                for a, b in ((0, 0), (0, 1), (2, 9), (5, 10), (3, 23), (0, 4), (0, 23), (1, 13), (4, 12)):
+                    OUT = rng.standard_normal((K, d + 1))
+                    expected = OUT.copy()
+                    expected[:, :d] += G[:, : b - a] @ X[a:b].astype(np.float64)
+                    axpy(X, a, b, G, OUT)
+                    np.testing.assert_allclose(OUT[:, :d], expected[:, :d], rtol=1e-12, atol=1e-12)
+                    np.testing.assert_array_equal(OUT[:, d], expected[:, d])
+
+
+@pytest.mark.parametrize("fmt", ["C64", "C32", "F64"])
+@pytest.mark.parametrize("K", [2, 5, 10])
+def test_wide_tiles_match_reference(fmt, K):
+    """d >= 8 (the tiled C kernels; the other tests use d = 5), weighted, with intercept: loss,
+    gradient, hessp (uncached, and cached probabilities via gradient_hessp, two directions) and
+    the Hessian diagonal against the reference."""
+    rng = np.random.default_rng(13)
+    n, d = 3000, 19
+    X0 = rng.standard_normal((n, d))
+    y = rng.integers(0, K, n)
+    sw = rng.uniform(0.1, 2.0, n)
+    X = as_format(X0, fmt)
+    Xr = X.astype(np.float64)
+    kw = dict(n_classes=K, l2=0.2, sample_weight=sw)
+    obj = fastloss.LinearObjective(X, y, MN, **kw)
+    coef = coef_for(obj, scale=0.3)
+    loss, grad = obj.loss_gradient(coef)
+    rtol = 1e-6 if fmt.endswith("32") else 1e-10
+    tol = dict(rtol=rtol, atol=rtol * 1e-2)
+    np.testing.assert_allclose(loss, R.objective_loss(MN, Xr, y, coef, **kw), **tol)
+    np.testing.assert_allclose(grad, R.objective_gradient(MN, Xr, y, coef, **kw), **tol)
+    V = rng.standard_normal((2,) + obj.coef_shape)
+    H = R.objective_hessian(MN, Xr, y, coef, **kw)
+    g, hessp = obj.gradient_hessp(coef)
+    for v in V:
+        expected = (H @ v.ravel()).reshape(v.shape)
+        np.testing.assert_allclose(obj.hessp(coef, v), expected, **tol)
+        np.testing.assert_allclose(hessp(v), expected, **tol)
+    np.testing.assert_allclose(obj.hessian_diag(coef), np.diag(H).reshape(coef.shape), **tol)

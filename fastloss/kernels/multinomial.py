@@ -200,7 +200,13 @@ def loss_gradient(X, y, sw, coef, fit_intercept, n_classes, want_gradient, grad_
 
 @jit()
 def hessp_chunk(X, y, sw, coef, fit_intercept, n_classes, curvature, V, start, stop, out):
-    """Rows ``start:stop`` of :func:`hessp`; *adds* into ``out`` (k, K * p)."""
+    """Rows ``start:stop`` of :func:`hessp`; *adds* into ``out`` (k, K * p).
+
+    Per cache block: all scores by one :func:`rows_dot`, the probabilities of every row at once
+    (:func:`multinomial_block_softmax`, or the cached ones), then for each direction
+    ``s (p o u - p (p . u))`` with every loop over the rows of the block and the class fixed
+    (they vectorize; no loop runs over the K classes of one row), then :func:`rows_axpy`.
+    """
     K = n_classes
     d = n_cols(X)
     n_dir, n_coef = V.shape
@@ -220,43 +226,56 @@ def hessp_chunk(X, y, sw, coef, fit_intercept, n_classes, curvature, V, start, s
         W_flat[p * first + j] = V_flat[j]
     intercept = _intercepts(W, d, fit_intercept)
     OUT = out.reshape((n_dir * K, p))
-    block = _rows_per_block(X, n_scores)
+    block = _rows_per_block(X, n_scores + K)
     Z = np.empty((n_scores, block))
+    P = np.empty((K, block))  # probabilities (exponentials first when not cached)
     T = np.empty((n_dir * K, block))
-    z = np.empty(K)
-    e = np.empty(K)
-    prob = np.empty(K)
-    u = np.empty(K)
+    zmax = np.empty(block)
+    top = np.empty(block, dtype=np.int64)
+    others = np.empty(block)
+    scale = np.empty(block)  # s_i
+    pu = np.empty(block)
     acc_intercept = np.zeros(n_dir * K)
     for a in range(start, stop, block):
         b = min(stop, a + block)
+        m = b - a
+        first_row = np.uintp(a)
         rows_dot(X, a, b, W, Z)
-        for r in range(b - a):
-            i = a + r
-            s = sw[i] if has_sw else 1.0
-            if cached:
-                for k in range(K):
-                    prob[k] = curvature[i * K + k]
-            else:
-                for k in range(K):
-                    z[k] = Z[k, r] + intercept[k]
-                _, _, others = multinomial_row_softmax(z, e)
-                inv_total = 1.0 / (1.0 + others)
-                for k in range(K):
-                    prob[k] = e[k] * inv_total
-            for j in range(n_dir):
-                # u = V_j x~ (the directional change of the K scores); the row's contribution
-                # is s (p o u - p (p . u)) = s p_k (u_k - p . u).
-                base = first + j * K
-                pu = 0.0
-                for k in range(K):
-                    uk = Z[base + k, r] + intercept[base + k]
-                    u[k] = uk
-                    pu += prob[k] * uk
-                for k in range(K):
-                    t = s * prob[k] * (u[k] - pu)
+        for r in range(m):
+            scale[r] = sw[first_row + np.uintp(r)] if has_sw else 1.0
+        if cached:
+            for k in range(K):
+                for r in range(m):
+                    P[k, r] = curvature[(a + r) * K + k]
+        else:
+            # Every loop runs over the rows of the block with the class fixed (vectorizes).
+            for k in range(K):
+                for r in range(m):
+                    P[k, r] = Z[k, r]
+            multinomial_block_softmax(P, intercept, m, zmax, top, others)
+            for r in range(m):
+                others[r] = 1.0 / (1.0 + others[r])  # now 1 / sum(e) of the row
+            for k in range(K):
+                for r in range(m):
+                    P[k, r] *= others[r]  # p_k = e[k] / sum(e), as multinomial_row_softmax's callers
+        for j in range(n_dir):
+            # u = V_j x~ (the directional change of the K scores); the row's contribution
+            # is s (p o u - p (p . u)) = s p_k (u_k - p . u).
+            base = first + j * K
+            for r in range(m):
+                pu[r] = 0.0
+            for k in range(K):
+                shift = intercept[base + k]
+                for r in range(m):
+                    pu[r] += P[k, r] * (Z[base + k, r] + shift)
+            for k in range(K):
+                shift = intercept[base + k]
+                acc = 0.0
+                for r in range(m):
+                    t = scale[r] * P[k, r] * ((Z[base + k, r] + shift) - pu[r])
                     T[j * K + k, r] = t
-                    acc_intercept[j * K + k] += t
+                    acc += t
+                acc_intercept[j * K + k] += acc
         rows_axpy(X, a, b, T, OUT)
     if fit_intercept:
         for q in range(n_dir * K):

@@ -61,21 +61,23 @@ def _cases(op, n, d, dtype, threads, rng):
         coef = rng.standard_normal(obj.n_coef) * 0.05
         v = rng.standard_normal(obj.n_coef)
         lml = sk[2](sk[0](), fit_intercept=True) if sk else None
+        # scikit-learn computes in X's dtype and wants y, coef and v in it too.
+        y_sk, coef_sk, v_sk = (a.astype(X.dtype) for a in (y, coef, v))
         if op == "loss_gradient":
             return [("objective loss_gradient", X.shape, X.nbytes, lambda: obj.loss_gradient(coef),
                      lambda: (reference.objective_loss("logistic", X, y, coef, l2=1e-4),
                               reference.objective_gradient("logistic", X, y, coef, l2=1e-4)),
-                     (lambda: lml.loss_gradient(coef, X, y, None, 1e-4, threads)) if lml else None)]
+                     (lambda: lml.loss_gradient(coef_sk, X, y_sk, None, 1e-4, threads)) if lml else None)]
         if op == "hessp":
             sk_fn = None
             if lml:
-                _, sk_hessp = lml.gradient_hessian_product(coef, X, y, None, 1e-4, threads)
-                sk_fn = lambda: sk_hessp(v)  # noqa: E731
+                _, sk_hessp = lml.gradient_hessian_product(coef_sk, X, y_sk, None, 1e-4, threads)
+                sk_fn = lambda: sk_hessp(v_sk)  # noqa: E731
             return [("objective hessp", X.shape, X.nbytes, lambda: obj.hessp(coef, v),
                      lambda: reference.objective_hessp("logistic", X, y, coef, v, l2=1e-4), sk_fn)]
         _, hessp = obj.gradient_hessp(coef)
         return [("objective gradient_hessp", X.shape, X.nbytes, lambda: obj.gradient_hessp(coef), None,
-                 (lambda: lml.gradient_hessian_product(coef, X, y, None, 1e-4, threads)) if lml else None),
+                 (lambda: lml.gradient_hessian_product(coef_sk, X, y_sk, None, 1e-4, threads)) if lml else None),
                 ("objective hessp after gradient_hessp", X.shape, X.nbytes, lambda: hessp(v), None, None)]
     if op == "multinomial":
         K = 10
@@ -84,8 +86,9 @@ def _cases(op, n, d, dtype, threads, rng):
         obj = fastloss.LinearObjective(X, y, "multinomial", n_classes=K, l2=1e-4, n_threads=threads)
         coef = rng.standard_normal(obj.coef_shape) * 0.05
         lml = sk[2](sk[1](n_classes=K), fit_intercept=True) if sk else None
+        y_sk, coef_sk = y.astype(X.dtype), coef.astype(X.dtype)
         return [(f"multinomial K={K} loss_gradient", X.shape, X.nbytes, lambda: obj.loss_gradient(coef), None,
-                 (lambda: lml.loss_gradient(coef, X, y, None, 1e-4, threads)) if lml else None)]
+                 (lambda: lml.loss_gradient(coef_sk, X, y_sk, None, 1e-4, threads)) if lml else None)]
     if op == "csr":
         import scipy.sparse as sp
 

@@ -340,6 +340,30 @@ def _dot_c_tiled(X, a, b, W, Z):
 
 
 @jit(inline=True)
+def _axpy_c_rows4(X, a, r_start, r_stop, G, OUT):
+    """C-order ``OUT[k, :d] += sum_r G[k, r] * X[a + r, :d]`` for block rows ``r_start <= r < r_stop``:
+    four rows per update of ``OUT`` (a quarter of its loads and stores), the last ``< 4`` one by one."""
+    d = X.shape[1]
+    first = np.uintp(a)
+    r4 = r_start + (r_stop - r_start) // 4 * 4
+    for r in range(r_start, r4, 4):
+        i = first + np.uintp(r)
+        for k in range(G.shape[0]):
+            g0 = G[k, r]
+            g1 = G[k, r + 1]
+            g2 = G[k, r + 2]
+            g3 = G[k, r + 3]
+            for j in range(d):
+                OUT[k, j] += (g0 * X[i, j] + g1 * X[i + 1, j]) + (g2 * X[i + 2, j] + g3 * X[i + 3, j])
+    for r in range(r4, r_stop):
+        i = first + np.uintp(r)
+        for k in range(G.shape[0]):
+            g = G[k, r]
+            for j in range(d):
+                OUT[k, j] += g * X[i, j]
+
+
+@jit(inline=True)
 def _axpy_c_rows8(X, a, b, G, OUT):
     """C-order ``rows_axpy`` for ``G.shape[0] >= 2``: eight rows per update of ``OUT[k]``.
 
@@ -371,22 +395,8 @@ def _axpy_c_rows8(X, a, b, G, OUT):
             for j in range(d):
                 OUT[k, j] += (((g0 * X[i, j] + g1 * X[i + 1, j]) + (g2 * X[i + 2, j] + g3 * X[i + 3, j]))
                               + ((g4 * X[i + 4, j] + g5 * X[i + 5, j]) + (g6 * X[i + 6, j] + g7 * X[i + 7, j])))
-    m4 = m8 + (m - m8) // 4 * 4
-    for r in range(m8, m4, 4):
-        i = first + np.uintp(r)
-        for k in range(G.shape[0]):
-            g0 = G[k, r]
-            g1 = G[k, r + 1]
-            g2 = G[k, r + 2]
-            g3 = G[k, r + 3]
-            for j in range(d):
-                OUT[k, j] += (g0 * X[i, j] + g1 * X[i + 1, j]) + (g2 * X[i + 2, j] + g3 * X[i + 3, j])
-    for r in range(m4, m):
-        i = first + np.uintp(r)
-        for k in range(G.shape[0]):
-            g = G[k, r]
-            for j in range(d):
-                OUT[k, j] += g * X[i, j]
+    _axpy_c_rows4(X, a, m8, m, G, OUT)
+
 
 #: ``rows_dot`` (dense C) uses :func:`_dot_c_tiled` from this many rows of ``W`` on. With fewer
 #: the plain loop was faster (one thread, 200,000 x 100 float64, ms tiled / plain): 2 rows
@@ -513,26 +523,7 @@ def _rows_axpy(X, a, b, G, OUT):
             if G.shape[0] >= 2:
                 _axpy_c_rows8(X, a, b, G, OUT)
                 return
-            # Four rows per update of OUT: a quarter of the loads and stores of OUT.
-            d = X.shape[1]
-            m = b - a
-            first = np.uintp(a)
-            m4 = m - m % 4
-            for r in range(0, m4, 4):
-                i = first + np.uintp(r)
-                for k in range(G.shape[0]):
-                    g0 = G[k, r]
-                    g1 = G[k, r + 1]
-                    g2 = G[k, r + 2]
-                    g3 = G[k, r + 3]
-                    for j in range(d):
-                        OUT[k, j] += (g0 * X[i, j] + g1 * X[i + 1, j]) + (g2 * X[i + 2, j] + g3 * X[i + 3, j])
-            for r in range(m4, m):
-                i = first + np.uintp(r)
-                for k in range(G.shape[0]):
-                    g = G[k, r]
-                    for j in range(d):
-                        OUT[k, j] += g * X[i, j]
+            _axpy_c_rows4(X, a, 0, b - a, G, OUT)
         return impl
     if _is_dense(X, "F"):
         def impl(X, a, b, G, OUT):

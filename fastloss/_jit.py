@@ -21,6 +21,12 @@ def jit(*, parallel: bool = False, fastmath: bool = True, inline: bool = False):
     zero gives inf/nan as in NumPy). ``fastmath`` uses the flags of ``_config.FASTMATH`` (never
     ``nnan``/``ninf``); the scalar loss functions are compiled with ``fastmath=False`` so that the
     stable formulas keep their exact evaluation order.
+
+    Literal types: a constant argument in compiled code (``f(x, 4)``, or a global such as
+    ``HESSIAN``) is typed ``Literal[int](4)``, and Numba compiles the callee once more for that
+    type (with everything it calls). Kernels therefore pass flags and ids on as ``np.int64(.)`` /
+    ``np.bool_(.)``, and re-type their own scalar arguments at entry, so that a user's @njit
+    code calling them with constants does not recompile the serial chunk functions.
     """
     options = dict(cache=_config.CACHE, error_model="numpy", nogil=True)
     if parallel:

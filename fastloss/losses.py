@@ -403,6 +403,9 @@ def pointwise_rows(loss_id, mode, y, sw, start, m, z, L, G, H):
     ``G``, ``H`` are float64 with at least ``m`` entries; unused outputs may be any float64
     array. ``mode`` is one of VALUE, VALUE_GRADIENT, HESSIAN, VALUE_GRADIENT_HESSIAN.
     """
+    # A constant mode (e.g. HESSIAN, a global) arrives as a Literal type: re-typed, so that the
+    # nine per-loss loops (most of the compile time of fastloss) compile once, not once per constant.
+    mode = np.int64(mode)
     if loss_id == LOGISTIC:
         logistic_rows(mode, y, sw, start, m, z, L, G, H)
     elif loss_id == EXPONENTIAL:

@@ -120,6 +120,9 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
     -------
     float : ``sum_i s_i * loss_i``
     """
+    # Constants from a caller's @njit code arrive as Literal types: re-typed here, so that the
+    # serial chunk function compiles once, not once more per constant (see _jit.py).
+    fit_intercept, loss_id, want_gradient = np.bool_(fit_intercept), np.int64(loss_id), np.bool_(want_gradient)
     bounds = chunk_bounds(X, coef.size)
     n_chunks = bounds.size - 1
     loss_part = np.zeros(n_chunks)
@@ -176,7 +179,7 @@ def _hessp_rows(X, y, sw, coef, fit_intercept, loss_id, curvature, V, P, start, 
             z = Z[0]
             for r in range(m):
                 z[r] += intercept
-            pointwise_rows(loss_id, HESSIAN, y, sw, a, m, z, H, H, H)
+            pointwise_rows(loss_id, np.int64(HESSIAN), y, sw, a, m, z, H, H, H)
         for j in range(k):
             u = Z[j + 1 - first]
             t = T[j]
@@ -209,6 +212,7 @@ def hessp(X, y, sw, coef, fit_intercept, loss_id, curvature, V, out):
 
     V : float64 (k, n_coef) C-contiguous; out : float64 (k, n_coef), overwritten.
     """
+    fit_intercept, loss_id = np.bool_(fit_intercept), np.int64(loss_id)  # see loss_gradient
     k, n_coef = V.shape
     bounds = chunk_bounds(X, k * n_coef)
     n_chunks = bounds.size - 1
@@ -237,7 +241,7 @@ def hessian_diag_chunk(X, y, sw, coef, fit_intercept, loss_id, start, stop, out)
         z = Z[0]
         for r in range(m):
             z[r] += intercept
-        pointwise_rows(loss_id, HESSIAN, y, sw, a, m, z, H, H, H)
+        pointwise_rows(loss_id, np.int64(HESSIAN), y, sw, a, m, z, H, H, H)
         for r in range(m):
             acc_intercept += H[r]
         rows_sq_axpy(X, a, b, H, out)
@@ -248,6 +252,7 @@ def hessian_diag_chunk(X, y, sw, coef, fit_intercept, loss_id, start, stop, out)
 @jit(parallel=True)
 def hessian_diag(X, y, sw, coef, fit_intercept, loss_id, out):
     """``out = sum_i s_i h_i x~_i ** 2`` (diagonal of the unnormalized Hessian), one pass."""
+    fit_intercept, loss_id = np.bool_(fit_intercept), np.int64(loss_id)  # see loss_gradient
     bounds = chunk_bounds(X, coef.size)
     n_chunks = bounds.size - 1
     part = np.zeros((n_chunks, coef.size))
@@ -295,6 +300,7 @@ def weighted_gram(X, h, fit_intercept, out):
 @jit()
 def hessian(X, y, sw, coef, fit_intercept, loss_id, out):
     """Full unnormalized Hessian ``X~^T diag(s h) X~`` into ``out`` (n_coef, n_coef)."""
+    fit_intercept, loss_id = np.bool_(fit_intercept), np.int64(loss_id)  # see loss_gradient
     curvature = np.empty(n_rows(X))
-    loss_gradient(X, y, sw, coef, fit_intercept, loss_id, False, np.empty(0), curvature)
+    loss_gradient(X, y, sw, coef, fit_intercept, loss_id, np.bool_(False), np.empty(0), curvature)
     weighted_gram(X, curvature, fit_intercept, out)

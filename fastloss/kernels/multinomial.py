@@ -180,6 +180,9 @@ def loss_gradient(X, y, sw, coef, fit_intercept, n_classes, want_gradient, grad_
     -------
     float : ``sum_i s_i * loss_i``
     """
+    # Constants from a caller's @njit code arrive as Literal types: re-typed here, so that the
+    # serial chunk function compiles once, not once more per constant (see _jit.py).
+    fit_intercept, n_classes, want_gradient = np.bool_(fit_intercept), np.int64(n_classes), np.bool_(want_gradient)
     bounds = chunk_bounds(X, coef.size)
     n_chunks = bounds.size - 1
     loss_part = np.zeros(n_chunks)
@@ -296,6 +299,7 @@ def hessp(X, y, sw, coef, fit_intercept, n_classes, curvature, V, out):
     V : float64 (k, K * p) C-contiguous, the directions
     out : float64 (k, K * p) C-contiguous, overwritten (unnormalized, no L2 term)
     """
+    fit_intercept, n_classes = np.bool_(fit_intercept), np.int64(n_classes)  # see loss_gradient
     n_dir, n_coef = V.shape
     bounds = chunk_bounds(X, n_dir * n_coef)
     n_chunks = bounds.size - 1
@@ -347,6 +351,7 @@ def hessian_diag_chunk(X, y, sw, coef, fit_intercept, n_classes, start, stop, ou
 @jit(parallel=True)
 def hessian_diag(X, y, sw, coef, fit_intercept, n_classes, out):
     """``out[k, j] = sum_i s_i p_ik (1 - p_ik) x~_ij^2`` (flat, unnormalized), one pass over ``X``."""
+    fit_intercept, n_classes = np.bool_(fit_intercept), np.int64(n_classes)  # see loss_gradient
     bounds = chunk_bounds(X, coef.size)
     n_chunks = bounds.size - 1
     part = np.zeros((n_chunks, coef.size))
@@ -409,6 +414,7 @@ def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
     serially, then added to the upper triangle in parallel; the lower triangle is mirrored at
     the end, so ``out`` is exactly symmetric. Cost ``n (K p)^2 / 2``.
     """
+    fit_intercept, n_classes = np.bool_(fit_intercept), np.int64(n_classes)  # see loss_gradient
     K = n_classes
     n = n_rows(X)
     d = n_cols(X)

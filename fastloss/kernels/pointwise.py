@@ -71,6 +71,9 @@ def binary_pointwise(y, raw, sw, loss_id, loss_out, grad_out, hess_out):
     -------
     (float, float) : ``sum_i s_i loss_i`` and ``sum_i s_i``, each in chunk order.
     """
+    # A constant loss id from a caller's @njit code arrives as a Literal type: re-typed here, so
+    # that the chunk function (and pointwise_rows) compile once, not once more per constant.
+    loss_id = np.int64(loss_id)
     bounds = _dense_chunk_bounds(raw.size)
     n_chunks = bounds.size - 1
     part = np.zeros((n_chunks, 2))

@@ -262,18 +262,25 @@ def tangent_hessian(y, z):
 VALUE, VALUE_GRADIENT, HESSIAN, VALUE_GRADIENT_HESSIAN = 1, 3, 4, 7
 
 
-def _block_loops(value, gradient, hessian):
-    """The generic loop over a block of samples, for one loss's three functions.
+#: The per-block loops are compiled without fast-math (they hold no reduction: the kernels sum
+#: ``L`` themselves, so they vectorize without ``reassoc``), so that the error-free steps of
+#: ``fastloss._math`` and the stable formulas above keep their exact evaluation order.
+_loop_jit = jit(fastmath=False)
 
-    Returns a function inlined (Numba IR level) into :func:`pointwise_rows`. The loss's functions
-    are free variables of the closure, not arguments: Numba inlines a global or free-variable
-    callee, while a function passed as an argument is called out of line and the loop around it
-    does not vectorize (measured: 3x slower for logistic). Only ``pointwise_rows`` is compiled
-    (and cached); these closures never are on their own.
+
+def _block_loop(value, gradient, hessian, want_value, want_gradient, want_hessian):
+    """One loss's loop over a block of samples, for one fixed choice of outputs.
+
+    The loss's functions and the flags are free variables of the closure: Numba treats them as
+    constants, so the loop is straight-line code around inlined calls, and it vectorizes (a
+    function passed as an argument is called out of line, and the loop around it does not:
+    measured 3x slower for logistic). The closure is compiled as an ordinary function that
+    :func:`pointwise_rows` links (and caches with itself); its callees are inlined by LLVM, not
+    by Numba's IR inliner, whose copies made up most of fastloss's compile time.
     """
 
-    @jit(fastmath=False, inline=True)
-    def loop(want_value, want_gradient, want_hessian, y, sw, start, m, z, L, G, H):
+    @_loop_jit
+    def loop(y, sw, start, m, z, L, G, H):
         has_sw = sw.size > 0
         first = np.uintp(start)
         for r in range(m):
@@ -288,25 +295,32 @@ def _block_loops(value, gradient, hessian):
             if want_hessian:
                 H[r] = s * hessian(y[i], z[r])
 
+    return loop
+
+
+def _block_loops(value, gradient, hessian):
+    """The generic loops over a block of samples for one loss's three functions, one per mode,
+    behind one function (inlined into the loss's ``*_rows``) that picks by ``mode``."""
+    value_only = _block_loop(value, gradient, hessian, True, False, False)
+    value_gradient = _block_loop(value, gradient, hessian, True, True, False)
+    hessian_only = _block_loop(value, gradient, hessian, False, False, True)
+    everything = _block_loop(value, gradient, hessian, True, True, True)
+
     @jit(fastmath=False, inline=True)
     def rows(mode, y, sw, start, m, z, L, G, H):
-        # Each branch passes constant flags: after inlining, each is a straight loop that vectorizes.
         if mode == VALUE:
-            loop(True, False, False, y, sw, start, m, z, L, G, H)
+            value_only(y, sw, start, m, z, L, G, H)
         elif mode == VALUE_GRADIENT:
-            loop(True, True, False, y, sw, start, m, z, L, G, H)
+            value_gradient(y, sw, start, m, z, L, G, H)
         elif mode == HESSIAN:
-            loop(False, False, True, y, sw, start, m, z, L, G, H)
+            hessian_only(y, sw, start, m, z, L, G, H)
         else:
-            loop(True, True, True, y, sw, start, m, z, L, G, H)
+            everything(y, sw, start, m, z, L, G, H)
 
     return rows
 
 
-#: The per-loss loops are compiled without fast-math: they hold no reduction (the kernels sum
-#: ``L`` themselves), so they vectorize without ``reassoc``, and the error-free steps of
-#: ``fastloss._math`` and the stable formulas above keep their exact evaluation order.
-_rows_jit = jit(fastmath=False)
+_rows_jit = _loop_jit
 
 # One compiled (and cached) function per loss: a loop of the generic :func:`_block_loops`, made
 # with the loss's own functions. They are separate functions rather than branches of one: LLVM

@@ -67,12 +67,6 @@ def loss_gradient_chunk(X, y, sw, coef, fit_intercept, loss_id, start, stop,
     G_out = grad_out.reshape((1, grad_out.size))
     intercept = coef[d] if fit_intercept else 0.0
     want_curvature = curvature_out.size > 0
-    if want_curvature:
-        mode = VALUE_GRADIENT_HESSIAN
-    elif want_gradient:
-        mode = VALUE_GRADIENT
-    else:
-        mode = VALUE
     Z = np.empty((1, block))
     L = np.empty(block)
     G = np.empty((1, block))
@@ -86,7 +80,13 @@ def loss_gradient_chunk(X, y, sw, coef, fit_intercept, loss_id, start, stop,
         z = Z[0]
         for r in range(m):
             z[r] += intercept
-        acc_loss += pointwise_rows(loss_id, mode, y, sw, a, m, z, L, G[0], H)
+        # A constant mode at each call: each links only its own mode's loops (see pointwise_rows).
+        if want_curvature:
+            acc_loss += pointwise_rows(loss_id, VALUE_GRADIENT_HESSIAN, y, sw, a, m, z, L, G[0], H)
+        elif want_gradient:
+            acc_loss += pointwise_rows(loss_id, VALUE_GRADIENT, y, sw, a, m, z, L, G[0], H)
+        else:
+            acc_loss += pointwise_rows(loss_id, VALUE, y, sw, a, m, z, L, G[0], H)
         if want_gradient:
             g = G[0]
             for r in range(m):
@@ -179,7 +179,7 @@ def _hessp_rows(X, y, sw, coef, fit_intercept, loss_id, curvature, V, P, start, 
             z = Z[0]
             for r in range(m):
                 z[r] += intercept
-            pointwise_rows(loss_id, np.int64(HESSIAN), y, sw, a, m, z, H, H, H)
+            pointwise_rows(loss_id, HESSIAN, y, sw, a, m, z, H, H, H)
         for j in range(k):
             u = Z[j + 1 - first]
             t = T[j]
@@ -241,7 +241,7 @@ def hessian_diag_chunk(X, y, sw, coef, fit_intercept, loss_id, start, stop, out)
         z = Z[0]
         for r in range(m):
             z[r] += intercept
-        pointwise_rows(loss_id, np.int64(HESSIAN), y, sw, a, m, z, H, H, H)
+        pointwise_rows(loss_id, HESSIAN, y, sw, a, m, z, H, H, H)
         for r in range(m):
             acc_intercept += H[r]
         rows_sq_axpy(X, a, b, H, out)

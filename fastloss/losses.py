@@ -282,19 +282,28 @@ def _block_loop(value, gradient, hessian, want_value, want_gradient, want_hessia
 
     @_loop_jit
     def loop(y, sw, start, m, z, L, G, H):
-        has_sw = sw.size > 0
         first = np.uintp(start)
         for r in range(m):
             # An unsigned index: Numba then emits no negative-index wraparound, which would
             # otherwise stop the loop from vectorizing (start + r is not known to be >= 0).
             i = first + np.uintp(r)
-            s = sw[i] if has_sw else 1.0
             if want_value:
-                L[r] = s * value(y[i], z[r])
+                L[r] = value(y[i], z[r])
             if want_gradient:
-                G[r] = s * gradient(y[i], z[r])
+                G[r] = gradient(y[i], z[r])
             if want_hessian:
-                H[r] = s * hessian(y[i], z[r])
+                H[r] = hessian(y[i], z[r])
+        # The weights in a loop of their own (the same single rounding as s * f): a weight test
+        # inside the loop above made LLVM compile the loss's math twice, with and without them.
+        if sw.size > 0:
+            for r in range(m):
+                s = sw[first + np.uintp(r)]
+                if want_value:
+                    L[r] *= s
+                if want_gradient:
+                    G[r] *= s
+                if want_hessian:
+                    H[r] *= s
 
     return loop
 

@@ -9,9 +9,10 @@ How the kernels use them. The kernels never name a loss: they score a block of r
 :func:`pointwise_rows` with a small integer ``loss_id`` and a ``mode`` (which of value /
 gradient / hessian they need). :func:`pointwise_rows` (through :func:`_mode_rows`) is the one
 place that maps ids to functions; for each loss and mode it runs the generic loop of
-:func:`_block_loop` over the block. The scalar functions are inlined into that loop and use the branch-free ``exp`` / ``log1p`` / ``atan`` of
-:mod:`fastloss._math`, so the loop over a block vectorizes (Numba >= 0.62 has no SVML: with
-``math.exp`` every element would be a scalar library call). ``pointwise_rows`` does not depend on
+:func:`_block_loop` over the block. The scalar functions are inlined into that loop and use
+the branch-free ``exp`` / ``log1p`` / ``atan`` of :mod:`fastloss._math`, so the loop over a
+block vectorizes (Numba >= 0.62 has no SVML: with ``math.exp`` every element would be a scalar
+library call). ``pointwise_rows`` does not depend on
 the dtype or format of ``X``: it compiles once, whatever the matrix kernels are specialized for.
 
 Stability notes (the contract asks for no nan for finite input, finite values wherever the exact

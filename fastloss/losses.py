@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _math
-from ._jit import jit
+from ._jit import jit, jit_closure
 from ._names import (  # noqa: F401  (re-exported: the loss ids live with the losses)
     ALIASES,
     BINARY_LOSSES,
@@ -263,13 +263,7 @@ def tangent_hessian(y, z):
 VALUE, VALUE_GRADIENT, HESSIAN, VALUE_GRADIENT_HESSIAN = 1, 3, 4, 7
 
 
-#: The per-block loops are compiled without fast-math (they hold no reduction: the kernels sum
-#: ``L`` themselves, so they vectorize without ``reassoc``), so that the error-free steps of
-#: ``fastloss._math`` and the stable formulas above keep their exact evaluation order.
-_loop_jit = jit(fastmath=False)
-
-
-def _block_loop(value, gradient, hessian, want_value, want_gradient, want_hessian):
+def _block_loop(name, value, gradient, hessian, want_value, want_gradient, want_hessian):
     """One loss's loop over a block of samples, for one fixed choice of outputs.
 
     The loss's functions and the flags are free variables of the closure: Numba treats them as
@@ -279,9 +273,13 @@ def _block_loop(value, gradient, hessian, want_value, want_gradient, want_hessia
     its callers link (and cache with themselves), with the loss's functions IR-inlined into it.
     It used to be IR-inlined itself, four times per loss through the mode dispatch: Numba's IR
     inliner (deep copies, passes re-run per call site) was then 75 % of fastloss's compile time.
+
+    Compiled without fast-math (the loop holds no reduction: the kernels sum ``L`` themselves, so
+    it vectorizes without ``reassoc``), so that the error-free steps of ``fastloss._math`` and the
+    stable formulas above keep their exact evaluation order; and under its own ``name`` (see
+    :func:`fastloss._jit.jit_closure`: two closures sharing a name once swapped places).
     """
 
-    @_loop_jit
     def loop(y, sw, start, m, z, L, G, H):
         first = np.uintp(start)
         for r in range(m):
@@ -306,7 +304,7 @@ def _block_loop(value, gradient, hessian, want_value, want_gradient, want_hessia
                 if want_hessian:
                     H[r] *= s
 
-    return loop
+    return jit_closure(loop, name, fastmath=False)
 
 
 #: Each binary loss's (value, gradient, hessian).
@@ -323,19 +321,18 @@ _FUNCTIONS = {
 }
 
 
-def _mode_rows(want_value, want_gradient, want_hessian):
+def _mode_rows(mode_name, want_value, want_gradient, want_hessian):
     """:func:`pointwise_rows` for one fixed mode: the nine losses' loops for these outputs, picked
     by ``loss_id``. Each loop is its own compiled function (see :func:`_block_loop`): nine loops
     inlined into one function were not vectorized (measured: 3x slower for logistic)."""
 
-    def loop(name):
-        return _block_loop(*_FUNCTIONS[name], want_value, want_gradient, want_hessian)
+    def loop(loss):
+        return _block_loop(f"_{loss}_{mode_name}_loop", *_FUNCTIONS[loss], want_value, want_gradient, want_hessian)
 
     logistic, exponential, square = loop("logistic"), loop("exponential"), loop("square")
     squared_hinge, modified_huber = loop("squared_hinge"), loop("modified_huber")
     smooth_hinge, hinge, savage, tangent = loop("smooth_hinge"), loop("hinge"), loop("savage"), loop("tangent")
 
-    @_loop_jit
     def rows(loss_id, y, sw, start, m, z, L, G, H):
         if loss_id == LOGISTIC:
             logistic(y, sw, start, m, z, L, G, H)
@@ -356,15 +353,15 @@ def _mode_rows(want_value, want_gradient, want_hessian):
         else:
             tangent(y, sw, start, m, z, L, G, H)
 
-    return rows
+    return jit_closure(rows, f"_{mode_name}_rows", fastmath=False)
 
 
 # One compiled (and cached) function per mode, each calling one loop per loss. Mode first, then
 # loss: a call of pointwise_rows with a constant mode then compiles one small dispatch (not nine).
-_value_rows = _mode_rows(True, False, False)
-_value_gradient_rows = _mode_rows(True, True, False)
-_hessian_rows = _mode_rows(False, False, True)
-_value_gradient_hessian_rows = _mode_rows(True, True, True)
+_value_rows = _mode_rows("value", True, False, False)
+_value_gradient_rows = _mode_rows("value_gradient", True, True, False)
+_hessian_rows = _mode_rows("hessian", False, False, True)
+_value_gradient_hessian_rows = _mode_rows("value_gradient_hessian", True, True, True)
 
 
 @jit()

@@ -84,3 +84,19 @@ def test_pointwise_and_multinomial_kernels_from_njit_code():
     np.testing.assert_allclose(grad / n, g_ref, rtol=1e-10, atol=1e-14)
     Hv_ref = reference.objective_hessp("multinomial", X, y_class, W, g_ref.reshape(K, d + 1)).ravel()
     np.testing.assert_allclose(Hv / n, Hv_ref, rtol=1e-10, atol=1e-14)
+
+
+def test_compiled_closures_have_names_of_their_own():
+    """The per-mode dispatchers and the 36 per-loss loops are closures of two factories, compiled
+    separately: each must carry its own name. Closures sharing one were swapped when a cached
+    kernel compiled in one process was loaded next to fresh compiles in another (a CI run: one
+    loss's loop ran for another). See ``fastloss._jit.jit_closure``."""
+    from numba.core.registry import CPUDispatcher
+
+    dispatchers = [losses._value_rows, losses._value_gradient_rows, losses._hessian_rows,
+                   losses._value_gradient_hessian_rows]
+    loops = [cell.cell_contents for rows in dispatchers for cell in rows.py_func.__closure__
+             if isinstance(cell.cell_contents, CPUDispatcher)]
+    assert len(loops) == 4 * len(BINARY)
+    names = [f.py_func.__qualname__ for f in dispatchers + loops]
+    assert len(set(names)) == len(names), sorted(names)

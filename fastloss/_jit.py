@@ -26,7 +26,8 @@ def jit(*, parallel: bool = False, fastmath: bool = True, inline: bool = False):
     ``HESSIAN``) is typed ``Literal[int](4)``, and Numba compiles the callee once more for that
     type (with everything it calls). Kernels therefore pass flags and ids on as ``np.int64(.)`` /
     ``np.bool_(.)``, and re-type their own scalar arguments at entry, so that a user's @njit
-    code calling them with constants does not recompile the serial chunk functions.
+    code calling them with constants does not recompile the serial chunk functions. The one
+    constant passed on purpose is the ``mode`` of ``losses.pointwise_rows`` (see there).
     """
     return njit(**_options(parallel, fastmath, inline))
 
@@ -49,8 +50,9 @@ def jit_closure(function, name: str, *, fastmath: bool = True):
     per-process counter, argument types) do not tell them apart across processes. Numba links a
     callee into each caller as a ``linkonce_odr`` copy, so that one copy of a symbol serves all:
     a caller compiled in another process and loaded from the cache could then call a different
-    closure that happens to carry the same symbol here. The CI run saw exactly that (one loss's
-    loop called for another: garbage outputs), hence a unique name per closure. The closure is
+    closure that happens to carry the same symbol here. A clean-clone run of ``.ci/run`` saw
+    exactly that (one loss's loop called for another: garbage outputs), hence a unique name per
+    closure. The closure is
     not cached on its own: its cache key pickles its free variables, whose dispatchers get a new
     uuid in every process, so it would never hit. Its callers are cached, with its code in them.
     """

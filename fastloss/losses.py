@@ -272,7 +272,7 @@ def _block_loop(name, value, gradient, hessian, want_value, want_gradient, want_
     measured 3x slower for logistic). The closure is compiled once, as an ordinary function that
     its callers link (and cache with themselves), with the loss's functions IR-inlined into it.
     It used to be IR-inlined itself, four times per loss through the mode dispatch: Numba's IR
-    inliner (deep copies, passes re-run per call site) was then 75 % of fastloss's compile time.
+    inliner (deep copies, passes re-run per call site) was then 75 % of the loops' compile time.
 
     Compiled without fast-math (the loop holds no reduction: the kernels sum ``L`` themselves, so
     it vectorizes without ``reassoc``), so that the error-free steps of ``fastloss._math`` and the

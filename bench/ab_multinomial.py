@@ -2,8 +2,8 @@
 
 One process, one copy of X, the contenders called in interleaved rounds; medians and ratios.
 The "old" contender is the package as of a git revision (``--old REV``, default ``HEAD``),
-exported to a temporary folder as ``fastloss_old`` (its imports are relative, so it loads side by
-side with the working copy, with its own Numba cache).
+imported as ``fastloss_old`` by ``_revision.import_revision`` (side by side with the working copy,
+with its own Numba cache).
 
     cd /work/wt-multi && PYTHONPATH=$PWD python bench/ab_multinomial.py --old main-base \
         --n 1000000 --d 100 --K 10 --threads 2 --rounds 7 --layout C --dtype float64
@@ -14,25 +14,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 
-
-def export_old(rev: str) -> str:
-    root = subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True).strip()
-    dest = os.path.join(tempfile.gettempdir(), f"fastloss_ab_{os.getuid()}_{rev.replace('/', '_')}")
-    pkg = os.path.join(dest, "fastloss_old")
-    if not os.path.isdir(pkg):
-        os.makedirs(dest, exist_ok=True)
-        tar = subprocess.check_output(["git", "-C", root, "archive", rev, "fastloss"])
-        subprocess.run(["tar", "-x", "-C", dest], input=tar, check=True)
-        os.rename(os.path.join(dest, "fastloss"), pkg)
-    sys.path.insert(0, dest)
-    return dest
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _revision import import_revision  # noqa: E402
 
 
 def main():
@@ -51,7 +39,7 @@ def main():
     args = ap.parse_args()
     what = set(args.what.split(","))
 
-    export_old(args.old)
+    import_revision(args.old, "fastloss_old")
     import fastloss
     from fastloss._parallel import threads
     from fastloss._timing import blas_threads

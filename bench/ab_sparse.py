@@ -6,13 +6,12 @@
 Times, round-robin in one process on one matrix (``bench_sparse.make_csr``), each of:
 scikit-learn's ``LinearModelLoss(HalfBinomialLoss(), fit_intercept=True)`` (under
 ``threadpool_limits``), this checkout's ``fastloss`` and, with ``--base REV``, the package as of
-git revision ``REV``, unpacked to a temporary folder and imported as ``fastloss_base`` (its
-absolute ``"fastloss.<module>"`` strings rewritten, or its lazy imports would load this
-checkout's modules). The order of the implementations is shuffled every round. Prints, per
-operation, the median time of each and the median over rounds of scikit-learn's time divided by
-it (a ratio taken within each round, so slow drifts of the machine's load cancel): on a shared
-machine only ratios measured in the same run mean anything. Wall time is what is reported;
-``cpu`` (process CPU time, all threads) shows how much of it was the machine's other load.
+git revision ``REV``, imported as ``fastloss_base`` (``_revision.import_revision``). The order of
+the implementations is shuffled every round. Prints, per operation, the median time of each and the
+median over rounds of scikit-learn's time divided by it (a ratio taken within each round, so slow
+drifts of the machine's load cancel): on a shared machine only ratios measured in the same run mean
+anything. Wall time is what is reported; ``cpu`` (process CPU time, all threads) shows how much of
+it was the machine's other load.
 """
 
 from __future__ import annotations
@@ -20,34 +19,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import pathlib
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _revision import import_revision  # noqa: E402
 from bench_sparse import make_csr  # noqa: E402
-
-
-def import_revision(rev: str):
-    """``fastloss`` as of git revision ``rev``, imported as the package ``fastloss_base``."""
-    root = pathlib.Path(__file__).resolve().parent.parent
-    folder = pathlib.Path(tempfile.mkdtemp(prefix="fastloss_ab_"))
-    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "fastloss"], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    package = folder / "fastloss_base"
-    (folder / "fastloss").rename(package)
-    for path in package.rglob("*.py"):
-        text = path.read_text()
-        path.write_text(text.replace('"fastloss.', '"fastloss_base.').replace('f"fastloss.{', 'f"fastloss_base.{'))
-    sys.path.insert(0, str(folder))
-    module = importlib.import_module("fastloss_base")
-    assert module.LinearObjective.__module__ == "fastloss_base.objective"
-    return module
 
 
 def main():

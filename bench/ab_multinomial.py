@@ -42,7 +42,7 @@ def main():
     import_revision(args.old, "fastloss_old")
     import fastloss
     from fastloss._parallel import threads
-    from fastloss._timing import blas_threads
+    from fastloss._timing import blas_threads, settle
     old_mn = importlib.import_module("fastloss_old.kernels.multinomial")
     old_lin = importlib.import_module("fastloss_old.kernels.linear")
     new_mn = importlib.import_module("fastloss.kernels.multinomial")
@@ -165,6 +165,7 @@ def main():
     times = {name: [] for name in contenders}
     for _ in range(args.rounds):
         for name, fn in contenders.items():
+            settle()  # each contender starts with no other library's worker threads spinning
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)

@@ -7,9 +7,11 @@ Times, round-robin in one process on one matrix (``bench_sparse.make_csr``), eac
 scikit-learn's ``LinearModelLoss(HalfBinomialLoss(), fit_intercept=True)`` (under
 ``threadpool_limits``), this checkout's ``fastloss`` and, with ``--base REV``, the package as of
 git revision ``REV``, imported as ``fastloss_base`` (``_revision.import_revision``). The order of
-the implementations is shuffled every round. Prints, per operation, the median time of each and the
-median over rounds of scikit-learn's time divided by it (a ratio taken within each round, so slow
-drifts of the machine's load cancel): on a shared machine only ratios measured in the same run mean
+the implementations is shuffled every round, and each call starts after ``fastloss._timing.settle``
+(OpenBLAS threads that busy-wait after scikit-learn's calls would otherwise slow the next
+contender). Prints, per operation, the median time of each and the median over rounds of
+scikit-learn's time divided by it (a ratio taken within each round, so slow drifts of the
+machine's load cancel): on a shared machine only ratios measured in the same run mean
 anything. Wall time is what is reported; ``cpu`` (process CPU time, all threads) shows how much of
 it was the machine's other load.
 """
@@ -44,6 +46,8 @@ def main():
     from sklearn._loss.loss import HalfBinomialLoss
     from sklearn.linear_model._linear_loss import LinearModelLoss
     from threadpoolctl import threadpool_limits
+
+    from fastloss._timing import settle
 
     T, L2 = args.threads, 1e-4
     if args.dense:
@@ -104,6 +108,7 @@ def main():
             for op in ops:
                 shuffle.shuffle(order)
                 for name in order:
+                    settle()  # no OpenBLAS threads of the previous contender left spinning
                     t0, c0 = time.perf_counter(), time.process_time()
                     impls[name][op]()
                     times[name, op].append(time.perf_counter() - t0)

@@ -20,6 +20,15 @@ def n_threads():
     return check_n_threads(None if THREADS is None else int(THREADS))
 
 
+@pytest.fixture(autouse=True)
+def _settle():
+    """Each benchmark starts once the previous one's OpenBLAS threads stopped busy-waiting
+    (scikit-learn's would otherwise share the cores with the next fastloss benchmark)."""
+    from fastloss._timing import settle
+
+    settle()
+
+
 _PROBLEMS = {}
 
 

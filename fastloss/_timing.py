@@ -7,9 +7,24 @@ import time
 
 import numpy as np
 
+#: Seconds to wait before timing a new contender: longer than OpenBLAS's worker threads
+#: busy-wait after a threaded BLAS call (2**28 TSC cycles, about 0.13 s at 2 GHz). Timed right
+#: after scikit-learn (its matrix and dot products run on OpenBLAS threads), a fastloss kernel
+#: shares its cores with those spinning threads: CSR hessp measured 1.5x slower that way.
+SETTLE_SECONDS = 0.25
+
+
+def settle() -> None:
+    """Let other libraries' busy-waiting worker threads (OpenBLAS) go to sleep."""
+    time.sleep(SETTLE_SECONDS)
+
 
 def median_time(fn, repeat: int = 5, warmup: int = 1) -> tuple[float, float, float]:
-    """(median, min, max) seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+    """(median, min, max) seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs.
+
+    Starts with :func:`settle`, so that what ran before (another library) does not slow ``fn``
+    down; the repeats then measure ``fn`` called back to back, as a solver calls it."""
+    settle()
     for _ in range(warmup):
         fn()
     times = []

@@ -485,32 +485,42 @@ def _rows_dot_packed(X, a, b, P, Z):
         def impl(X, a, b, P, Z):
             data, indices, indptr = X[0], X[1], X[2]
             k = P.shape[1]
-            for r in range(b - a):
-                row_data, row_cols = _csr_row(data, indices, indptr, a + r)
-                if k == 1:
+            # One loop over the rows per case of k (a test of k inside the row loop, and
+            # indexing the 2-D ``P[column, j]`` instead of the flat array at ``column * k + j``,
+            # each made the gathers slower: one thread, 300,000 x 100,000, 50 per row, min of 9,
+            # k = 1: 35 -> 30 ms, k = 2: 39 -> 38 ms, against 42 and 39 for the in-loop test).
+            flat = P.reshape(P.size)
+            if k == 1:
+                for r in range(b - a):
+                    row_data, row_cols = _csr_row(data, indices, indptr, a + r)
                     acc = 0.0
                     for q in range(row_data.size):
-                        acc += row_data[q] * P[np.uint64(row_cols[q]), 0]
+                        acc += row_data[q] * flat[np.uint64(row_cols[q])]
                     Z[0, r] = acc
-                elif k == 2:
-                    # The common case (coef and one direction): one gather, two sums.
+            elif k == 2:
+                # The common case (coef and one direction): one gather, two sums.
+                for r in range(b - a):
+                    row_data, row_cols = _csr_row(data, indices, indptr, a + r)
                     acc0 = 0.0
                     acc1 = 0.0
                     for q in range(row_data.size):
                         x = row_data[q]
-                        col = np.uint64(row_cols[q])
-                        acc0 += x * P[col, 0]
-                        acc1 += x * P[col, 1]
+                        at = np.uint64(row_cols[q]) * np.uint64(2)
+                        acc0 += x * flat[at]
+                        acc1 += x * flat[at + np.uint64(1)]
                     Z[0, r] = acc0
                     Z[1, r] = acc1
-                else:
+            else:
+                uk = np.uint64(k)
+                for r in range(b - a):
+                    row_data, row_cols = _csr_row(data, indices, indptr, a + r)
                     for j in range(k):
                         Z[j, r] = 0.0
                     for q in range(row_data.size):
                         x = row_data[q]
-                        w = P[np.uint64(row_cols[q])]
+                        at = np.uint64(row_cols[q]) * uk
                         for j in range(k):
-                            Z[j, r] += x * w[j]
+                            Z[j, r] += x * flat[at + np.uint64(j)]
         return impl
 
 

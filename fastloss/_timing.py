@@ -51,6 +51,7 @@ def read_bandwidth(X, n_threads: int, repeat: int = 5) -> float:
     from .kernels.bandwidth import read_sum
 
     X2 = as_2d_c(X)
+    settle()
     with threads(n_threads):
         read_sum(X2)
         best = min(_once(read_sum, X2) for _ in range(repeat))

@@ -527,6 +527,27 @@ def multinomial_gradient(e, k, y, top, others, inv_total):
 
 
 @row
+def multinomial_block_gradient(Z, y, first, m, top, others, scale, label_term):
+    """:func:`multinomial_gradient_of` times ``scale`` for the ``m`` columns of a block, in place.
+
+    On entry ``Z[k, r]`` holds ``e[k]`` of row ``r`` (from :func:`multinomial_block_softmax`),
+    ``y[first + r]`` its label and ``scale[r]`` its ``s / (1 + others)``; on return ``Z[k, r]``
+    holds ``s (p_k - [k == y])``: bit for bit what :func:`multinomial_gradient_of` gives with
+    ``inv_total = scale[r]``. Every class is first scaled in one loop over the rows (vectorizes), then the label's
+    entry of each row is replaced by ``-complement * scale``; ``label_term`` (``m``) is scratch.
+    Testing ``k == y`` for every entry instead took 2.5x longer (K = 10, one thread).
+    """
+    for r in range(m):
+        yi = y[first + np.uintp(r)]
+        label_term[r] = -multinomial_complement_of(Z[yi, r], top[r] == yi, others[r]) * scale[r]
+    for k in range(Z.shape[0]):
+        for r in range(m):
+            Z[k, r] *= scale[r]
+    for r in range(m):
+        Z[y[first + np.uintp(r)], r] = label_term[r]
+
+
+@row
 def multinomial_hessian_of(ek, is_top, others, inv_total):
     """``p_k (1 - p_k)`` from one class's ``e[k]`` (see :func:`multinomial_hessian`)."""
     return (ek * inv_total) * (multinomial_complement_of(ek, is_top, others) * inv_total)

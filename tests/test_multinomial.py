@@ -356,6 +356,38 @@ def test_pointwise_extreme_scores():
     assert np.all(np.isfinite(obj.hessp(coef, np.ones_like(coef))))
 
 
+def test_block_gradient_is_the_per_class_gradient_bit_for_bit():
+    """The objective's block gradient (scale every class, then replace the label's entry) gives
+    exactly what the per-entry ``multinomial_gradient_of`` gives, on ordinary, tied, extreme and
+    underflowing scores, with the label at, below and above the argmax."""
+    from fastloss.losses import multinomial_block_gradient, multinomial_block_softmax, multinomial_gradient_of
+
+    rng = np.random.default_rng(21)
+    K, m = 5, 40
+    Z = rng.standard_normal((K, m)) * rng.choice([1.0, 30.0, 800.0], size=m)
+    shift = rng.standard_normal(K)
+    Z[:, 0] = -shift                       # scores plus shift all exactly 0: a tie
+    Z[:, 1] = [1e300, -1e300, 0.0, 5.0, -5.0]
+    Z[:, 2] = [0.0, -700.0, -700.0, -745.5, -1e300]  # others ~ 1e-304, and exact underflow
+    y = rng.integers(0, K, m)
+    y[:3] = [2, 0, 0]
+    s = rng.uniform(0.1, 3.0, m)
+    E = Z.copy()
+    zmax, top, others = np.empty(m), np.empty(m, dtype=np.int64), np.empty(m)
+    multinomial_block_softmax(E, shift, m, zmax, top, others)
+    scale = s / (1.0 + others)
+    expected = np.array([[multinomial_gradient_of(E[k, r], y[r] == k, top[r] == k, others[r], scale[r])
+                          for r in range(m)] for k in range(K)])
+    G = E.copy()
+    multinomial_block_gradient(G, y, 0, m, top, others, scale, np.empty(m))
+    np.testing.assert_array_equal(G, expected)
+    assert (y == top).any() and (y != top).any()
+    # a block that starts inside the label array reads the labels from ``first``
+    G2 = np.ascontiguousarray(E[:, 7:])
+    multinomial_block_gradient(G2, y, 7, m - 7, top[7:], others[7:], scale[7:], np.empty(m - 7))
+    np.testing.assert_array_equal(G2, expected[:, 7:])
+
+
 # --------------------------------------------------------------------------------------------
 # A fit, against scikit-learn
 # --------------------------------------------------------------------------------------------

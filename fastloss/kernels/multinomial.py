@@ -42,10 +42,10 @@ from numba import prange
 
 from .._jit import jit
 from ..losses import (
+    multinomial_block_gradient,
     multinomial_block_softmax,
     multinomial_complement,
     multinomial_gradient,
-    multinomial_gradient_of,
     multinomial_hessian,
     multinomial_loss_of,
     multinomial_row_loss,
@@ -99,7 +99,8 @@ def loss_gradient_chunk(X, y, sw, coef, fit_intercept, n_classes, start, stop,
     Per cache block: scores ``Z`` (K, m) by :func:`rows_dot`, the scores of the labels, then the
     softmax of every row at once (:func:`multinomial_block_softmax`, loops over the rows of the
     block with the class fixed, so they vectorize), then the loss, the gradient in place of the
-    exponentials, and :func:`rows_axpy`. No loop runs over the K classes of one row.
+    exponentials (:func:`multinomial_block_gradient`), and :func:`rows_axpy`. No loop runs over
+    the K classes of one row.
     """
     K = n_classes
     d = n_cols(X)
@@ -143,14 +144,12 @@ def loss_gradient_chunk(X, y, sw, coef, fit_intercept, n_classes, start, stop,
             if has_sw:
                 for r in range(m):
                     scale[r] *= sw[first + np.uintp(r)]
+            # s_i (p_k - [k == y_i]) in place of the exponentials (zy is free again as scratch)
+            multinomial_block_gradient(Z, y, first, m, top, others, scale, zy)
             for k in range(K):
                 acc = 0.0
                 for r in range(m):
-                    i = first + np.uintp(r)
-                    # s_i (p_k - [k == y_i]): scale[r] = s_i / sum(e) multiplies p's numerator
-                    g = multinomial_gradient_of(Z[k, r], y[i] == k, top[r] == k, others[r], scale[r])
-                    Z[k, r] = g
-                    acc += g
+                    acc += Z[k, r]
                 acc_intercept[k] += acc
             rows_axpy(X, a, b, Z, G_out)
     if want_gradient and fit_intercept:

@@ -100,3 +100,22 @@ def test_compiled_closures_have_names_of_their_own():
     assert len(loops) == 4 * len(BINARY)
     names = [f.py_func.__qualname__ for f in dispatchers + loops]
     assert len(set(names)) == len(names), sorted(names)
+
+
+def test_chunk_counts_split_evenly_over_power_of_two_threads():
+    """Above ``CHUNK_MULTIPLE`` every chunk count (dense, CSR, log_loss) is a multiple of it, so
+    prange's equal shares leave no thread idle at 2, 4, 8 or 16 threads; it depends on sizes only."""
+    from fastloss import _config
+    from fastloss.kernels._matrix import csr_n_chunks, n_chunks_for
+    from fastloss.metrics import _row_chunk_bounds
+
+    step = _config.CHUNK_MULTIPLE
+    counts = []
+    for n in (1, 1000, 17 * 1024, 33 * 1024 + 5, 97 * 1024, 10**6, 10**8):
+        counts.append(len(_row_chunk_bounds(n)) - 1)
+        for width in (1, 101, 1010, 100_001, 2_000_001):
+            counts += [n_chunks_for(n, width), csr_n_chunks(n, 50 * n, width)]
+    assert all(c >= 1 and (c <= step or c % step == 0) for c in counts)
+    assert n_chunks_for(97 * 1024, 101) == 96  # 97 before the rounding: 7 or 6 per thread at 16
+    assert csr_n_chunks(10**6, 5 * 10**7, 100_001) == 16  # 31 before: 16 + 15 at 2 threads
+    assert n_chunks_for(10 * 1024, 101) == 10  # at most CHUNK_MULTIPLE: left alone

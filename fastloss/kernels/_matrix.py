@@ -96,11 +96,19 @@ _INLINE = dict(jit_options=dict(fastmath=set(_config.FASTMATH), error_model="num
 
 
 @jit()
+def thread_balanced(n_chunks):
+    """``n_chunks`` rounded down to a multiple of ``_config.CHUNK_MULTIPLE`` when above it, so
+    that the chunks split evenly over 1, 2, 4, 8 and 16 threads."""
+    step = _config.CHUNK_MULTIPLE
+    return n_chunks - n_chunks % step if n_chunks > step else n_chunks
+
+
+@jit()
 def n_chunks_for(n, width):
     """How many chunks ``n`` rows are split into when each keeps ``width`` partial sums."""
     by_rows = (n + _config.MIN_CHUNK_ROWS - 1) // _config.MIN_CHUNK_ROWS
     by_memory = _config.PARTIAL_BUDGET_BYTES // (8 * max(width, 1))
-    return max(1, min(_config.MAX_CHUNKS, by_rows, by_memory))
+    return thread_balanced(max(1, min(_config.MAX_CHUNKS, by_rows, by_memory)))
 
 
 @jit()
@@ -120,13 +128,15 @@ def csr_n_chunks(n, nnz, width):
     up to ``_config.WIDE_CHUNKS`` chunks are always allowed (so that many threads get work
     even on a wide matrix), more only while each chunk holds ``WIDE_CHUNKS * width`` of work;
     and ``n_chunks * width`` float64 partials stay within ``_config.PARTIAL_BUDGET_BYTES``,
-    the same budget as for dense input. Depends on the data's shape only, never on threads.
+    the same budget as for dense input; a count above ``_config.CHUNK_MULTIPLE`` is rounded
+    down to a multiple of it (:func:`thread_balanced`). Depends on the data's shape only, never
+    on threads.
     """
     work = nnz + n
     by_work = work // _config.MIN_CHUNK_WORK
     by_width = max(_config.WIDE_CHUNKS, work // (_config.WIDE_CHUNKS * max(width, 1)))
     by_memory = _config.PARTIAL_BUDGET_BYTES // (8 * max(width, 1))
-    return max(1, min(_config.MAX_CHUNKS, n, by_work, by_width, by_memory))
+    return thread_balanced(max(1, min(_config.MAX_CHUNKS, n, by_work, by_width, by_memory)))
 
 
 @jit()

@@ -533,9 +533,10 @@ def multinomial_block_gradient(Z, y, first, m, top, others, scale, label_term):
     On entry ``Z[k, r]`` holds ``e[k]`` of row ``r`` (from :func:`multinomial_block_softmax`),
     ``y[first + r]`` its label and ``scale[r]`` its ``s / (1 + others)``; on return ``Z[k, r]``
     holds ``s (p_k - [k == y])``: bit for bit what :func:`multinomial_gradient_of` gives with
-    ``inv_total = scale[r]``. Every class is first scaled in one loop over the rows (vectorizes), then the label's
-    entry of each row is replaced by ``-complement * scale``; ``label_term`` (``m``) is scratch.
-    Testing ``k == y`` for every entry instead took 2.5x longer (K = 10, one thread).
+    ``inv_total = scale[r]``. Every class is first scaled in one loop over the rows (it
+    vectorizes), then the label's entry of each row is replaced by ``-complement * scale``;
+    ``label_term`` (``m``) is scratch. Testing ``k == y`` for every entry instead took 2.5x
+    longer (K = 10, one thread).
     """
     for r in range(m):
         yi = y[first + np.uintp(r)]

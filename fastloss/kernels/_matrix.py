@@ -495,10 +495,10 @@ def _rows_dot_packed(X, a, b, P, Z):
         def impl(X, a, b, P, Z):
             data, indices, indptr = X[0], X[1], X[2]
             k = P.shape[1]
-            # One loop over the rows per case of k (a test of k inside the row loop, and
-            # indexing the 2-D ``P[column, j]`` instead of the flat array at ``column * k + j``,
-            # each made the gathers slower: one thread, 300,000 x 100,000, 50 per row, min of 9,
-            # k = 1: 35 -> 30 ms, k = 2: 39 -> 38 ms, against 42 and 39 for the in-loop test).
+            # One loop over the rows per case of k, reading the flat array at unsigned offsets
+            # ``column * k + j``. With the test of k inside the row loop and the 2-D index
+            # ``P[column, j]`` the gathers were slower (one thread, 300,000 x 100,000, 50 per
+            # row, medians of 9): k = 1 39 -> 33 ms, k = 2 51 -> 41 ms.
             flat = P.reshape(P.size)
             if k == 1:
                 for r in range(b - a):

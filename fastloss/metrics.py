@@ -32,6 +32,7 @@ from numpy.typing import ArrayLike
 
 from . import _config
 from ._jit import jit
+from .kernels._matrix import thread_balanced
 
 __all__ = ["log_loss"]
 
@@ -177,9 +178,7 @@ def _indicator_log_loss(indicator, proba, weights, chunk_bounds, lower, upper, o
 
 def _row_chunk_bounds(n: int) -> np.ndarray:
     """Chunk boundaries that depend only on ``n`` (the project's rule, as in ``kernels._matrix``)."""
-    n_chunks = max(1, min(_config.MAX_CHUNKS, -(-n // _config.MIN_CHUNK_ROWS)))
-    step = _config.CHUNK_MULTIPLE  # as kernels._matrix.thread_balanced: even over 2, 4, 8, 16 threads
-    n_chunks = n_chunks - n_chunks % step if n_chunks > step else n_chunks
+    n_chunks = int(thread_balanced(max(1, min(_config.MAX_CHUNKS, -(-n // _config.MIN_CHUNK_ROWS)))))
     return (np.arange(n_chunks + 1, dtype=np.int64) * n) // n_chunks
 
 

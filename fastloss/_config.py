@@ -53,6 +53,12 @@ PARTIAL_BUDGET_BYTES = 256 * 1024 * 1024
 BLOCK_BYTES = 64 * 1024
 #: Upper bound of rows in one block (the per-block scratch vectors are on the stack-sized heap).
 MAX_BLOCK_ROWS = 256
+#: A block of 8 rows or more is a multiple of this many rows: the dense register tiles work on
+#: 4 (scores) and 8 (gradient update) rows at a time, and a block of 81 rows (64 KiB of
+#: 100 float64 features) ended in a tile that scored one row four times and an update of one
+#: row at a time. Blocks of 80 rows made the multinomial chunk (K = 10, d = 100, one thread,
+#: in cache) 3 % faster: 309 -> 300 ms per 10^6 rows.
+BLOCK_ROW_MULTIPLE = 8
 
 #: ``LinearObjective.hessian`` refuses ``n_coef`` above this (a 20,000^2 float64 matrix is 3.2 GB).
 HESSIAN_MAX_COEF = 20_000

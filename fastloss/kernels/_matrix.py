@@ -48,7 +48,8 @@ def n_cols(X):
 
 
 def block_rows(X):
-    """Rows per cache block: about ``BLOCK_BYTES`` of ``X``, between 1 and ``MAX_BLOCK_ROWS``."""
+    """Rows per cache block: about ``BLOCK_BYTES`` of ``X``, between 1 and ``MAX_BLOCK_ROWS``,
+    a multiple of ``BLOCK_ROW_MULTIPLE`` from that many rows on (:func:`whole_tiles`)."""
 
 
 def chunk_bounds(X, width):
@@ -93,6 +94,13 @@ def rows_densify(X, a, b, D):
 
 
 _INLINE = dict(jit_options=dict(fastmath=set(_config.FASTMATH), error_model="numpy"))
+
+
+@jit()
+def whole_tiles(rows):
+    """``rows`` rounded down to a multiple of ``_config.BLOCK_ROW_MULTIPLE`` when at least that."""
+    step = _config.BLOCK_ROW_MULTIPLE
+    return rows - rows % step if rows >= step else rows
 
 
 @jit()
@@ -273,7 +281,7 @@ def _block_rows(X):
 
         def impl(X):
             per_row = max(1, X.shape[1] * itemsize)
-            return max(1, min(_config.MAX_BLOCK_ROWS, _config.BLOCK_BYTES // per_row))
+            return whole_tiles(max(1, min(_config.MAX_BLOCK_ROWS, _config.BLOCK_BYTES // per_row)))
         return impl
     if _is_csr(X):
         return lambda X: _config.MAX_BLOCK_ROWS

@@ -60,6 +60,7 @@ from ._matrix import (
     rows_densify,
     rows_dot,
     rows_sq_axpy,
+    whole_tiles,
 )
 from .linear import sum_chunks  # the one deterministic combine of per-chunk partials
 
@@ -86,7 +87,7 @@ def _intercepts(W, d, fit_intercept):
 def _rows_per_block(X, n_scores):
     """Rows per cache block when each row has ``n_scores`` scores to keep."""
     by_scratch = max(_MIN_BLOCK_ROWS, _SCRATCH_VALUES // max(n_scores, 1))
-    return max(1, min(block_rows(X), by_scratch))
+    return whole_tiles(max(1, min(block_rows(X), by_scratch)))
 
 
 # --- loss and gradient ---------------------------------------------------------------------------

@@ -119,3 +119,28 @@ def test_chunk_counts_split_evenly_over_power_of_two_threads():
     assert n_chunks_for(97 * 1024, 101) == 96  # 97 before the rounding: 7 or 6 per thread at 16
     assert csr_n_chunks(10**6, 5 * 10**7, 100_001) == 16  # 31 before: 16 + 15 at 2 threads
     assert n_chunks_for(10 * 1024, 101) == 10  # at most CHUNK_MULTIPLE: left alone
+
+
+def test_dense_blocks_are_whole_register_tiles():
+    """A dense cache block of ``BLOCK_ROW_MULTIPLE`` rows or more is a multiple of it, so no block
+    ends in a partly filled 4-row score tile or a one-row gradient update (81 rows before, at
+    d = 100 float64); the multinomial blocks, capped by their scratch, follow the same rule."""
+    from numba import njit
+
+    from fastloss import _config
+    from fastloss.kernels._matrix import block_rows
+    from fastloss.kernels.multinomial import _rows_per_block
+
+    @njit
+    def rows_of(X, n_scores):
+        return block_rows(X), _rows_per_block(X, n_scores)
+
+    step = _config.BLOCK_ROW_MULTIPLE
+    seen = []
+    for dtype in (np.float32, np.float64):
+        for d in (1, 3, 100, 101, 999, 5000, 10_000, 100_000):
+            for n_scores in (2, 10, 1000, 5000):
+                seen += rows_of(np.zeros((1, d), dtype=dtype), n_scores)
+    assert all(r >= 1 and (r < step or r % step == 0) for r in seen)
+    assert rows_of(np.zeros((1, 100)), 10) == (80, 80)
+    assert rows_of(np.zeros((1, 1500)), 10) == (5, 5)  # fewer than one multiple: left alone

@@ -50,11 +50,14 @@ class Loss:
                     f"`raw_prediction` for {self.name!r} must have shape (n_samples,) or (n_samples, 1), "
                     f"got {raw.shape}")
             n = raw.shape[0]
-            y = val.check_binary_labels(y_true, n, self.name)
+            # The kernels only read y during the call: float64 0/1 labels are used in place.
+            y = val.check_binary_labels(y_true, n, self.name, copy=False)
         if n == 0:
             raise ValueError("`raw_prediction` is empty")
         raw = np.ascontiguousarray(raw)
-        bad = val._first_nonfinite_1d(raw.reshape(-1))
+        from .kernels._checks import first_nonfinite_2d  # one parallel pass, no temporaries
+
+        bad = first_nonfinite_2d(raw.reshape(n, -1))
         if bad >= 0:
             raise ValueError(f"`raw_prediction` contains a non-finite value {raw.reshape(-1)[bad]} "
                              f"at flat position {bad}")

@@ -136,3 +136,73 @@ def test_chunk_labels_use_the_global_convention_and_positions():
         check_binary_labels([1, 1, 1, 0], 4, "hinge", name="y", plus_minus=True, offset=100)
     with pytest.raises(ValueError, match=r"y\[101\] = 2 is not a valid label"):
         check_binary_labels([1, 2], 2, "hinge", name="y", plus_minus=False, offset=100)
+
+
+LABEL_CASES = [
+    [0, 1, 1, 0],
+    [-1, 1, 1, -1],
+    [1, 1, 1, 1],
+    [0.0, 0.25, 1.0, 0.5],      # soft: logistic only
+    [-1, 1, 0, 1],              # mixes conventions
+    [0, 1, 2, 1],               # not a label
+    [0, 1, -0.5, 1],            # negative soft label
+    [0, 1, np.nan, 1],
+    [0, np.inf, 1, 1],
+]
+
+
+def _labels_or_error(y, loss, **kw):
+    from fastloss._validation import check_binary_labels
+
+    try:
+        return check_binary_labels(y, len(y), loss, name="y", **kw)
+    except ValueError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+@pytest.mark.parametrize("loss", ["logistic", "hinge"])
+def test_counted_label_check_agrees_with_the_numpy_path(monkeypatch, dtype, loss):
+    """The one-pass compiled label check returns what the NumPy path returns, and for invalid
+    labels leaves the first bad position and the message to it."""
+    from fastloss import _validation
+
+    for case in LABEL_CASES:
+        if dtype == np.int64 and not np.all(np.isfinite(case) & (np.asarray(case) == np.round(case))):
+            continue
+        y = np.asarray(case, dtype=dtype)
+        for kw in ({}, {"plus_minus": True}, {"plus_minus": False, "offset": 10}, {"copy": False}):
+            fast = _labels_or_error(y, loss, **kw)
+            with monkeypatch.context() as m:
+                m.setattr(_validation, "_COUNTED_LABELS", ())
+                slow = _labels_or_error(y, loss, **kw)
+            if isinstance(slow, str):
+                assert fast == slow, (case, dtype, kw)
+            else:
+                np.testing.assert_array_equal(fast, slow)
+                assert fast.dtype == np.float64
+
+
+def test_label_copy_only_when_asked():
+    from fastloss._validation import check_binary_labels
+
+    y = np.array([0.0, 1.0, 1.0])
+    assert not np.shares_memory(check_binary_labels(y, 3, "logistic"), y)
+    assert check_binary_labels(y, 3, "logistic", copy=False) is y
+    # A conversion is a new array either way.
+    assert not np.shares_memory(check_binary_labels(y.astype(np.float32), 3, "hinge", copy=False), y)
+    assert not np.shares_memory(check_binary_labels(2 * y - 1, 3, "hinge", copy=False), y)
+
+
+def test_binary_label_counts():
+    from fastloss.kernels._checks import binary_label_counts
+
+    y = np.array([0.0, 1.0, -1.0, 2.0, 0.5, np.nan, -np.inf] * 3000)
+    expected = [
+        3000 * 2,                                     # non-finite
+        3000 * 2,                                     # negative: -1, -inf
+        3000 * 5,                                     # not -1/+1
+        3000 * 1,                                     # above 1
+        3000 * 5,                                     # not 0/1
+    ]
+    np.testing.assert_array_equal(binary_label_counts(y), expected)

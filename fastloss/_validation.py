@@ -243,9 +243,13 @@ def _check_finite_labels(arr: np.ndarray, name: str) -> None:
         raise ValueError(f"{_where(name)} contains a non-finite value {arr[bad]} at position {bad}")
 
 
-#: Label dtypes checked by one compiled parallel pass (``kernels._checks.binary_label_counts``);
-#: others (bool, small integers) take the NumPy path below.
-_COUNTED_LABELS = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int64))
+#: Dtypes of (contiguous) labels and weights checked by one compiled parallel pass
+#: (``kernels._checks``); others (bool, small integers, strided views) take the NumPy path.
+_COUNTED_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int64))
+
+
+def _counted(arr: np.ndarray) -> bool:
+    return arr.dtype in _COUNTED_DTYPES and arr.flags.c_contiguous
 
 
 def _valid_binary_labels(arr: np.ndarray, loss: str, plus_minus: bool | None, copy: bool):
@@ -256,7 +260,7 @@ def _valid_binary_labels(arr: np.ndarray, loss: str, plus_minus: bool | None, co
     time); the compiled pass took 42 ms on 2 threads. Invalid labels return None, and the NumPy
     path then finds the first bad position and raises its message.
     """
-    if arr.dtype not in _COUNTED_LABELS:
+    if not _counted(arr):
         return None
     from .kernels._checks import binary_label_counts
 
@@ -351,11 +355,13 @@ def check_class_labels(y, n: int | None, n_classes: int | None, name: str = "y_t
 
 
 def check_sample_weight(sample_weight, n: int, name: str = "sample_weight", *,
-                        require_positive_sum: bool = True, offset: int = 0) -> np.ndarray:
+                        require_positive_sum: bool = True, offset: int = 0, copy: bool = True) -> np.ndarray:
     """float64 ``(n,)`` copy of non-negative finite weights with a positive sum; size 0 for None.
 
     A chunk of a larger weight vector passes ``require_positive_sum=False`` (only the total can
     sum to 0) and ``offset``, its first row, so that messages name positions in the whole vector.
+    With ``copy=False`` valid float64 weights are returned as they are (for callers that only
+    read them during the call).
     """
     if sample_weight is None:
         return np.empty(0)
@@ -366,6 +372,14 @@ def check_sample_weight(sample_weight, n: int, name: str = "sample_weight", *,
         raise ValueError(f"{_where(name)} must be 1-dimensional, got shape {arr.shape}")
     if arr.shape[0] != n:
         raise ValueError(f"{_where(name)} has {arr.shape[0]} entries but there are {n} samples")
+    if _counted(arr):
+        # One compiled pass decides; the NumPy path below only runs to name what is wrong.
+        # With no negative weight the sum is positive exactly when one weight is.
+        from .kernels._checks import weight_counts
+
+        nonfinite, negative, positive = (int(c) for c in weight_counts(arr))
+        if not nonfinite and not negative and (positive or not require_positive_sum):
+            return arr.astype(np.float64, copy=copy)
     bad = _first_nonfinite_1d(arr)
     if bad >= 0:
         raise ValueError(f"{_where(name)} contains a non-finite value {arr[bad]} at position {offset + bad}")

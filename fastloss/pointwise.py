@@ -61,7 +61,7 @@ class Loss:
         if bad >= 0:
             raise ValueError(f"`raw_prediction` contains a non-finite value {raw.reshape(-1)[bad]} "
                              f"at flat position {bad}")
-        sw = val.check_sample_weight(sample_weight, n) if sample_weight is not None else _EMPTY
+        sw = val.check_sample_weight(sample_weight, n, copy=False) if sample_weight is not None else _EMPTY
         return y, raw, sw
 
     def _out(self, out, raw, shape, name="out"):

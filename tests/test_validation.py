@@ -174,7 +174,7 @@ def test_counted_label_check_agrees_with_the_numpy_path(monkeypatch, dtype, loss
         for kw in ({}, {"plus_minus": True}, {"plus_minus": False, "offset": 10}, {"copy": False}):
             fast = _labels_or_error(y, loss, **kw)
             with monkeypatch.context() as m:
-                m.setattr(_validation, "_COUNTED_LABELS", ())
+                m.setattr(_validation, "_COUNTED_DTYPES", ())
                 slow = _labels_or_error(y, loss, **kw)
             if isinstance(slow, str):
                 assert fast == slow, (case, dtype, kw)
@@ -206,3 +206,32 @@ def test_binary_label_counts():
         3000 * 5,                                     # not 0/1
     ]
     np.testing.assert_array_equal(binary_label_counts(y), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+def test_counted_weight_check_agrees_with_the_numpy_path(monkeypatch, dtype):
+    from fastloss import _validation
+    from fastloss._validation import check_sample_weight
+
+    cases = [[1, 2, 0, 3], [0, 0, 0, 0], [1, -1, 2, 3], [0.5, 1e-300, 0.0, 2.5], [1, np.nan, 1, 1],
+             [1, 1, np.inf, -1]]
+    for case in cases:
+        if dtype == np.int64 and not np.all(np.isfinite(case) & (np.asarray(case) == np.round(case))):
+            continue
+        w = np.asarray(case, dtype=dtype)
+        for kw in ({}, {"require_positive_sum": False, "offset": 7}, {"copy": False}):
+            results = []
+            for counted in (_validation._COUNTED_DTYPES, ()):
+                with monkeypatch.context() as m:
+                    m.setattr(_validation, "_COUNTED_DTYPES", counted)
+                    try:
+                        results.append(check_sample_weight(w, 4, name="sw", **kw))
+                    except ValueError as exc:
+                        results.append(str(exc))
+            fast, slow = results
+            if isinstance(slow, str):
+                assert fast == slow, (case, dtype, kw)
+            else:
+                np.testing.assert_array_equal(fast, slow)
+                assert fast.dtype == np.float64
+                assert np.shares_memory(fast, w) == (kw.get("copy") is False and dtype == np.float64)

@@ -83,3 +83,34 @@ def binary_label_counts(y):
         for q in range(5):
             counts[q] += part[c, q]
     return counts
+
+
+@jit()
+def _weight_counts_rows(w, start, stop, out):
+    nonfinite = 0
+    negative = 0
+    positive = 0
+    for i in range(start, stop):
+        v = w[i]
+        nonfinite += not np.isfinite(v)
+        negative += v < 0
+        positive += v > 0
+    out[0] = nonfinite
+    out[1] = negative
+    out[2] = positive
+
+
+@jit(parallel=True)
+def weight_counts(w):
+    """How many entries of 1-D ``w`` are non-finite, negative and positive (as
+    :func:`binary_label_counts`: one parallel pass, no temporaries)."""
+    bounds = _dense_chunk_bounds(w.shape[0])
+    n_chunks = bounds.size - 1
+    part = np.zeros((n_chunks, 3), dtype=np.int64)
+    for c in prange(n_chunks):
+        _weight_counts_rows(w, bounds[c], bounds[c + 1], part[c])
+    counts = np.zeros(3, dtype=np.int64)
+    for c in range(n_chunks):
+        for q in range(3):
+            counts[q] += part[c, q]
+    return counts

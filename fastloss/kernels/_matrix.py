@@ -23,9 +23,11 @@ stored entries, not rows (:func:`_csr_chunk_bounds`).
 
 from __future__ import annotations
 
+import llvmlite.ir as llvm_ir
 import numpy as np
 from numba import types
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 from .. import _config
 from .._jit import jit
@@ -297,6 +299,25 @@ def _chunk_bounds(X, width):
 
 # --- dense register tiles --------------------------------------------------------------------
 
+@intrinsic
+def _prefetch(typingctx, flat, index):
+    """Ask for the cache line of ``flat[index]`` (a hint: no fault, no effect on results)."""
+    sig = types.void(flat, index)
+
+    def codegen(context, builder, sig, args):
+        array = context.make_array(sig.args[0])(context, builder, args[0])
+        address = builder.bitcast(builder.gep(array.data, [args[1]]), cgutils.voidptr_t)
+        i32 = llvm_ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, llvm_ir.FunctionType(llvm_ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32]),
+            "llvm.prefetch.p0i8")
+        # read, highest temporal locality (into L1), data cache
+        builder.call(fn, [address, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @jit(inline=True)
 def _dot_c_tiled(X, a, b, W, Z):
     """C-order ``rows_dot`` for ``W.shape[0] >= _DOT_TILE_MIN_ROWS``: tiles of 4 rows x 2 classes.
@@ -313,6 +334,12 @@ def _dot_c_tiled(X, a, b, W, Z):
     K = W.shape[0]
     m = b - a
     first = np.uintp(a)
+    # Prefetch: the 4 rows PREFETCH_BYTES ahead of the tile, spread over its class pairs.
+    flat = X.reshape(X.size)
+    per_line = max(1, 64 // X.itemsize)
+    ahead = max(4, _config.PREFETCH_BYTES // max(1, d * X.itemsize))
+    n_pairs = (K + 1) // 2
+    lines_per_pair = ((4 * d + per_line - 1) // per_line + n_pairs - 1) // n_pairs
     for r in range(0, m, 4):
         r0 = r
         r1 = min(r + 1, m - 1)
@@ -322,8 +349,13 @@ def _dot_c_tiled(X, a, b, W, Z):
         i1 = first + np.uintp(r1)
         i2 = first + np.uintp(r2)
         i3 = first + np.uintp(r3)
+        ahead_start = (a + r + ahead) * d
+        ahead_stop = min(ahead_start + 4 * d, flat.size)
         for k0 in range(0, K, 2):
             k1 = min(k0 + 1, K - 1)
+            q0 = ahead_start + (k0 // 2) * lines_per_pair * per_line
+            for q in range(q0, min(q0 + lines_per_pair * per_line, ahead_stop), per_line):
+                _prefetch(flat, q)
             a00 = 0.0
             a01 = 0.0
             a10 = 0.0

@@ -172,7 +172,9 @@ def test_counted_label_check_agrees_with_the_numpy_path(monkeypatch, dtype, loss
             continue
         y = np.asarray(case, dtype=dtype)
         for kw in ({}, {"plus_minus": True}, {"plus_minus": False, "offset": 10}, {"copy": False}):
-            fast = _labels_or_error(y, loss, **kw)
+            with monkeypatch.context() as m:
+                m.setattr(_validation, "_COUNTED_MIN_SIZE", 0)  # the compiled pass, at any size
+                fast = _labels_or_error(y, loss, **kw)
             with monkeypatch.context() as m:
                 m.setattr(_validation, "_COUNTED_DTYPES", ())
                 slow = _labels_or_error(y, loss, **kw)
@@ -181,6 +183,7 @@ def test_counted_label_check_agrees_with_the_numpy_path(monkeypatch, dtype, loss
             else:
                 np.testing.assert_array_equal(fast, slow)
                 assert fast.dtype == np.float64
+                assert np.shares_memory(fast, y) == np.shares_memory(slow, y)
 
 
 def test_label_copy_only_when_asked():
@@ -223,6 +226,7 @@ def test_counted_weight_check_agrees_with_the_numpy_path(monkeypatch, dtype):
             results = []
             for counted in (_validation._COUNTED_DTYPES, ()):
                 with monkeypatch.context() as m:
+                    m.setattr(_validation, "_COUNTED_MIN_SIZE", 0)
                     m.setattr(_validation, "_COUNTED_DTYPES", counted)
                     try:
                         results.append(check_sample_weight(w, 4, name="sw", **kw))
@@ -235,3 +239,25 @@ def test_counted_weight_check_agrees_with_the_numpy_path(monkeypatch, dtype):
                 np.testing.assert_array_equal(fast, slow)
                 assert fast.dtype == np.float64
                 assert np.shares_memory(fast, w) == (kw.get("copy") is False and dtype == np.float64)
+                assert np.shares_memory(slow, w) == np.shares_memory(fast, w)
+
+
+def test_long_labels_and_weights_take_the_compiled_pass(monkeypatch):
+    """From ``_COUNTED_MIN_SIZE`` entries on, labels and weights are checked by the compiled
+    counting passes; shorter arrays stay on NumPy (no compiled code to load at start-up)."""
+    from fastloss import _validation
+    from fastloss.kernels import _checks
+
+    calls = []
+    for name in ("binary_label_counts", "weight_counts"):
+        original = getattr(_checks, name)
+        monkeypatch.setattr(_checks, name, lambda a, _f=original, _n=name: calls.append(_n) or _f(a))
+    n = _validation._COUNTED_MIN_SIZE
+    y = np.tile([0.0, 1.0], n // 2)
+    w = np.ones(n)
+    loss = fastloss.get_loss("logistic")
+    loss.loss(y, np.zeros(n), sample_weight=w)
+    assert calls == ["binary_label_counts", "weight_counts"]
+    calls.clear()
+    loss.loss(y[:100], np.zeros(100), sample_weight=w[:100])
+    assert calls == []

@@ -266,9 +266,9 @@ def _valid_binary_labels(arr: np.ndarray, loss: str, plus_minus: bool | None, co
     """
     if not _counted(arr):
         return None
-    from .kernels._checks import binary_label_counts
+    from .kernels._checks import value_counts
 
-    nonfinite, negative, not_pm1, above_one, not_01 = (int(c) for c in binary_label_counts(arr))
+    nonfinite, negative, _, above_one, not_pm1, not_01 = (int(c) for c in value_counts(arr))
     if plus_minus is None:
         plus_minus = negative > 0
     if plus_minus:
@@ -380,9 +380,9 @@ def check_sample_weight(sample_weight, n: int, name: str = "sample_weight", *,
     if _counted(arr):
         # One compiled pass decides; the NumPy path below only runs to name what is wrong.
         # With no negative weight the sum is positive exactly when one weight is.
-        from .kernels._checks import weight_counts
+        from .kernels._checks import value_counts
 
-        nonfinite, negative, positive = (int(c) for c in weight_counts(arr))
+        nonfinite, negative, positive = (int(c) for c in value_counts(arr)[:3])
         if not nonfinite and not negative and (positive or not require_positive_sum):
             return arr.astype(np.float64, copy=copy)
     bad = _first_nonfinite_1d(arr)

@@ -197,18 +197,19 @@ def test_label_copy_only_when_asked():
     assert not np.shares_memory(check_binary_labels(2 * y - 1, 3, "hinge", copy=False), y)
 
 
-def test_binary_label_counts():
-    from fastloss.kernels._checks import binary_label_counts
+def test_value_counts():
+    from fastloss.kernels._checks import COUNTED, value_counts
 
     y = np.array([0.0, 1.0, -1.0, 2.0, 0.5, np.nan, -np.inf] * 3000)
-    expected = [
-        3000 * 2,                                     # non-finite
-        3000 * 2,                                     # negative: -1, -inf
-        3000 * 5,                                     # not -1/+1
-        3000 * 1,                                     # above 1
-        3000 * 5,                                     # not 0/1
-    ]
-    np.testing.assert_array_equal(binary_label_counts(y), expected)
+    expected = {
+        "nonfinite": 2,   # nan, -inf
+        "negative": 2,    # -1, -inf
+        "positive": 3,    # 1, 2, 0.5
+        "above_one": 1,   # 2
+        "not_pm1": 5,     # 0, 2, 0.5, nan, -inf
+        "not_01": 5,      # -1, 2, 0.5, nan, -inf
+    }
+    np.testing.assert_array_equal(value_counts(y), [3000 * expected[name] for name in COUNTED])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
@@ -249,15 +250,14 @@ def test_long_labels_and_weights_take_the_compiled_pass(monkeypatch):
     from fastloss.kernels import _checks
 
     calls = []
-    for name in ("binary_label_counts", "weight_counts"):
-        original = getattr(_checks, name)
-        monkeypatch.setattr(_checks, name, lambda a, _f=original, _n=name: calls.append(_n) or _f(a))
+    original = _checks.value_counts
+    monkeypatch.setattr(_checks, "value_counts", lambda a: calls.append(a.size) or original(a))
     n = _validation._COUNTED_MIN_SIZE
     y = np.tile([0.0, 1.0], n // 2)
     w = np.ones(n)
     loss = fastloss.get_loss("logistic")
     loss.loss(y, np.zeros(n), sample_weight=w)
-    assert calls == ["binary_label_counts", "weight_counts"]
+    assert calls == [n, n]  # the labels, then the weights
     calls.clear()
     loss.loss(y[:100], np.zeros(100), sample_weight=w[:100])
     assert calls == []

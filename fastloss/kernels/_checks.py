@@ -44,73 +44,50 @@ def csr_first_bad_structure(indices, indptr, n_cols):
     return 0, -1
 
 
-@jit()
-def _binary_label_counts_rows(y, start, stop, out):
-    nonfinite = 0
-    negative = 0
-    not_pm1 = 0
-    above_one = 0
-    not_01 = 0
-    for i in range(start, stop):
-        v = y[i]
-        # Counts instead of first positions: the loop has no branch and vectorizes.
-        nonfinite += not np.isfinite(v)
-        negative += v < 0
-        not_pm1 += (v != 1) & (v != -1)
-        above_one += v > 1
-        not_01 += (v != 0) & (v != 1)
-    out[0] = nonfinite
-    out[1] = negative
-    out[2] = not_pm1
-    out[3] = above_one
-    out[4] = not_01
-
-
-@jit(parallel=True)
-def binary_label_counts(y):
-    """How many entries of 1-D ``y`` are: non-finite, negative, not -1/+1, above 1, not 0/1.
-
-    One parallel pass with no temporaries; the validation layer decides from the counts whether
-    the labels are valid, and only when they are not does it look for the first bad position.
-    """
-    bounds = _dense_chunk_bounds(y.shape[0])
-    n_chunks = bounds.size - 1
-    part = np.zeros((n_chunks, 5), dtype=np.int64)
-    for c in prange(n_chunks):
-        _binary_label_counts_rows(y, bounds[c], bounds[c + 1], part[c])
-    counts = np.zeros(5, dtype=np.int64)
-    for c in range(n_chunks):
-        for q in range(5):
-            counts[q] += part[c, q]
-    return counts
+#: What :func:`value_counts` counts, in this order.
+COUNTED = ("nonfinite", "negative", "positive", "above_one", "not_pm1", "not_01")
 
 
 @jit()
-def _weight_counts_rows(w, start, stop, out):
+def _value_counts_rows(a, start, stop, out):
     nonfinite = 0
     negative = 0
     positive = 0
+    above_one = 0
+    not_pm1 = 0
+    not_01 = 0
     for i in range(start, stop):
-        v = w[i]
+        v = a[i]
+        # Counts instead of first positions: the loop has no branch and vectorizes.
         nonfinite += not np.isfinite(v)
         negative += v < 0
         positive += v > 0
+        above_one += v > 1
+        not_pm1 += (v != 1) & (v != -1)
+        not_01 += (v != 0) & (v != 1)
     out[0] = nonfinite
     out[1] = negative
     out[2] = positive
+    out[3] = above_one
+    out[4] = not_pm1
+    out[5] = not_01
 
 
 @jit(parallel=True)
-def weight_counts(w):
-    """How many entries of 1-D ``w`` are non-finite, negative and positive (as
-    :func:`binary_label_counts`: one parallel pass, no temporaries)."""
-    bounds = _dense_chunk_bounds(w.shape[0])
+def value_counts(a):
+    """How many entries of 1-D ``a`` are non-finite, negative, positive, above 1, not -1/+1 and
+    not 0/1 (``COUNTED``), in one parallel pass with no temporaries.
+
+    The validation layer decides from these counts whether labels or weights are valid, and only
+    when they are not does it look for the first bad position.
+    """
+    bounds = _dense_chunk_bounds(a.shape[0])
     n_chunks = bounds.size - 1
-    part = np.zeros((n_chunks, 3), dtype=np.int64)
+    part = np.zeros((n_chunks, 6), dtype=np.int64)
     for c in prange(n_chunks):
-        _weight_counts_rows(w, bounds[c], bounds[c + 1], part[c])
-    counts = np.zeros(3, dtype=np.int64)
+        _value_counts_rows(a, bounds[c], bounds[c + 1], part[c])
+    counts = np.zeros(6, dtype=np.int64)
     for c in range(n_chunks):
-        for q in range(3):
+        for q in range(6):
             counts[q] += part[c, q]
     return counts

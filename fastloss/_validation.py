@@ -261,7 +261,7 @@ def _valid_binary_labels(arr: np.ndarray, loss: str, plus_minus: bool | None, co
 
     The NumPy path of :func:`check_binary_labels` reads ``y`` six to nine times with temporaries
     (215 ms for 5e7 float64 labels, half the 454 ms of the pointwise ``loss_gradient`` kernel
-    itself); the compiled pass took 42 ms on 2 threads. Invalid labels return None, and the NumPy
+    itself); the compiled pass takes 48 ms on 2 threads. Invalid labels return None, and the NumPy
     path then finds the first bad position and raises its message.
     """
     if not _counted(arr):

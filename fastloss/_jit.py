@@ -52,8 +52,9 @@ def jit_closure(function, name: str, *, fastmath: bool = True):
     a caller compiled in another process and loaded from the cache could then call a different
     closure that happens to carry the same symbol here. A clean-clone run of ``.ci/run`` saw
     exactly that (one loss's loop called for another: garbage outputs), hence a unique name per
-    closure. The closure is not cached on its own: its cache key pickles its free variables, whose dispatchers get a new
-    uuid in every process, so it would never hit. Its callers are cached, with its code in them.
+    closure. The closure is not cached on its own: its cache key pickles its free variables,
+    whose dispatchers get a new uuid in every process, so it would never hit. Its callers are
+    cached, with its code in them.
     """
     function.__name__ = function.__qualname__ = name
     return njit(**{**_options(False, fastmath, False), "cache": False})(function)

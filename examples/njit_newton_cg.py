@@ -148,6 +148,7 @@ def main(argv=None) -> dict:
     loss_id = LOSS_IDS[args.loss]
 
     t0 = time.perf_counter()
+    fastloss.kernels.prepare(args.loss)  # the loss's per-sample loops, which the kernels call by id
     newton_cg(X[:100], X.shape[1], y[:100], sw, True, loss_id, args.l2, args.tol, 1, 1)
     print(f"compile or load from cache: {time.perf_counter() - t0:.2f} s")
     t0 = time.perf_counter()

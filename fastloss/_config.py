@@ -30,6 +30,11 @@ MAX_CHUNKS = 512
 #: 16 threads. Still a function of the data's size only.
 CHUNK_MULTIPLE = 16
 
+#: The ``prange`` kernels called from compiled code split the chunks into at most this many
+#: contiguous ranges, one ``prange`` iteration each (equal shares for 1, 2, 4, ... 64 threads).
+#: The Python API splits them into one range per thread instead. Results do not depend on it.
+PRANGE_GROUPS = 64
+
 #: Sparse (CSR) input is split by *work*, counted as stored entries plus rows (an empty row
 #: still costs a score and a loss), with boundaries that balance it. A chunk holds at least
 #: ``MIN_CHUNK_WORK`` of it ...

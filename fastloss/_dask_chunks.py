@@ -22,8 +22,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _run as run
 from . import _validation as val
+from ._names import LOSSES
 from ._parallel import check_n_threads, threads
+from .kernels import gradient_mode
 
 
 class KernelSpec(NamedTuple):
@@ -35,12 +38,10 @@ class KernelSpec(NamedTuple):
     n_threads: int | None  # None: every Numba thread of the process that runs the chunk
 
 
-def _kernels(spec: KernelSpec):
-    if spec.multinomial:
-        from .kernels import multinomial as k
-    else:
-        from .kernels import linear as k
-    return k
+def _kernels(spec: KernelSpec, mode: str | None):
+    from .kernels import objective_kernels
+
+    return objective_kernels("multinomial" if spec.multinomial else LOSSES[spec.loss_arg], mode)
 
 
 def _threads(spec: KernelSpec):
@@ -158,24 +159,27 @@ def state_info(state: ChunkState) -> tuple[int, float]:
 
 # --- the per-call partial sums ------------------------------------------------------------------------
 
+def _args(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> tuple:
+    return (state.X, state.y, state.sw, coef, spec.fit_intercept, spec.loss_arg)
+
+
+def _n_threads(spec: KernelSpec) -> int:
+    return check_n_threads(spec.n_threads)
+
+
 def loss_gradient(state: ChunkState, coef: np.ndarray, spec: KernelSpec, want_gradient: bool):
     """``(sum_i s_i loss_i, sum_i s_i grad_i)`` over the chunk (the gradient is empty if not wanted)."""
-    grad = np.empty(coef.size) if want_gradient else np.empty(0)
-    with _threads(spec):
-        total = _kernels(spec).loss_gradient(state.X, state.y, state.sw, coef, spec.fit_intercept,
-                                             spec.loss_arg, want_gradient, grad, np.empty(0))
-    return float(total), grad
+    kernels = _kernels(spec, gradient_mode(want_gradient, False))
+    return run.loss_gradient(kernels, *_args(state, coef, spec), want_gradient, np.empty(0), _n_threads(spec))
 
 
 def curvature(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> CurvatureChunk:
     """Loss and gradient sums plus the per-sample curvature, which stays with the chunk."""
-    grad = np.empty(coef.size)
     size = state.n * spec.loss_arg if spec.multinomial else state.n
     curv = np.empty(size)
-    with _threads(spec):
-        total = _kernels(spec).loss_gradient(state.X, state.y, state.sw, coef, spec.fit_intercept,
-                                             spec.loss_arg, True, grad, curv)
-    return CurvatureChunk(float(total), grad, curv)
+    kernels = _kernels(spec, gradient_mode(True, True))
+    total, grad = run.loss_gradient(kernels, *_args(state, coef, spec), True, curv, _n_threads(spec))
+    return CurvatureChunk(total, grad, curv)
 
 
 def curvature_partials(chunk: CurvatureChunk) -> tuple[float, np.ndarray]:
@@ -195,24 +199,15 @@ def hessp_cached(state: ChunkState, curvature_chunk: CurvatureChunk, coef: np.nd
 
 
 def _hessp(state, coef, spec, V, curv):
-    out = np.empty_like(V)
-    with _threads(spec):
-        _kernels(spec).hessp(state.X, state.y, state.sw, coef, spec.fit_intercept, spec.loss_arg,
-                             curv, V, out)
-    return out
+    kernels = _kernels(spec, None if curv.size else "hessian")
+    return run.hessp(kernels, *_args(state, coef, spec), curv, V, _n_threads(spec))
 
 
 def hessian_diag(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> np.ndarray:
     """``(n_coef,)`` partial diagonal of the Hessian."""
-    out = np.empty(coef.size)
-    with _threads(spec):
-        _kernels(spec).hessian_diag(state.X, state.y, state.sw, coef, spec.fit_intercept, spec.loss_arg, out)
-    return out
+    return run.hessian_diag(_kernels(spec, "hessian"), *_args(state, coef, spec), _n_threads(spec))
 
 
 def hessian(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> np.ndarray:
     """``(n_coef, n_coef)`` partial Hessian."""
-    out = np.empty((coef.size, coef.size))
-    with _threads(spec):
-        _kernels(spec).hessian(state.X, state.y, state.sw, coef, spec.fit_intercept, spec.loss_arg, out)
-    return out
+    return run.hessian(_kernels(spec, "value_gradient_hessian"), *_args(state, coef, spec), _n_threads(spec))

@@ -9,16 +9,18 @@ import numpy as np
 
 def precompile(dtypes=("float64", "float32"), layouts=("C", "F", "csr"), losses=("logistic",),
                verbose: bool = False) -> float:
-    """Compile the objective and pointwise kernels for the given dtypes and layouts.
+    """Compile the objective and pointwise kernels for the given dtypes and layouts, and the
+    per-sample loops of the given binary losses.
 
-    Each kernel compiles once per argument-type combination (dtype x layout); with Numba's cache
-    (on by default) the compiled code is written to disk, so later processes only load it.
-    The loss is a runtime argument of the kernels: one loss compiles them for all losses.
+    Each kernel compiles once per matrix type (dtype x layout), for every loss; each binary loss
+    adds its own small loops (``fastloss.kernels.prepare``). With the cache (on by default) the
+    compiled code is written to disk, so later processes only load it.
 
     Returns the seconds spent.
     """
     import scipy.sparse as sp
 
+    from .kernels import prepare
     from .objective import LinearObjective
     from .pointwise import get_loss
 
@@ -31,6 +33,8 @@ def precompile(dtypes=("float64", "float32"), layouts=("C", "F", "csr"), losses=
             X = {"C": np.ascontiguousarray(base), "F": np.asfortranarray(base), "csr": sp.csr_matrix(base)}[layout]
             for loss in losses:
                 t0 = time.perf_counter()
+                if loss not in ("multinomial",):
+                    prepare(loss)
                 obj = LinearObjective(X, y, loss)
                 c = np.zeros(obj.n_coef)
                 obj.loss_gradient(c)

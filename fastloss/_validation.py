@@ -66,6 +66,30 @@ def _first_nonfinite_1d(a: np.ndarray) -> int:
 
 # --- X ------------------------------------------------------------------------------------------
 
+class _ReadOnlyMemory:
+    """The memory of a read-only array, offered to NumPy without the read-only flag (see
+    :func:`kernel_input`); holds the array, so that the memory outlives every view of it."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+        interface = dict(array.__array_interface__)
+        interface["data"] = (interface["data"][0], False)
+        self.__array_interface__ = interface
+
+
+def kernel_input(arr: np.ndarray) -> np.ndarray:
+    """``arr`` as the kernels take it: a read-only array (``setflags(write=False)``, a memory
+    map opened with ``mode="r"``) becomes a view of the same memory without the read-only flag.
+
+    Numba compiles every kernel again for read-only arrays (a type of their own), and their
+    results could differ from a writeable array's in the last bits. The kernels never write into
+    their inputs, so the view is safe, shares the memory (no copy), and gives the same bits.
+    """
+    if arr.flags.writeable:
+        return arr
+    return np.asarray(_ReadOnlyMemory(arr))
+
+
 def check_X(X, name: str = "X"):
     """Return ``(X_kernel, n, d, dtype)``.
 
@@ -99,7 +123,7 @@ def check_X(X, name: str = "X"):
         if flat >= 0:
             j, i = divmod(int(flat), n)
             raise ValueError(f"{_where(name)} contains a non-finite value {arr[i, j]} at row {i}, column {j}")
-    return arr, n, d, arr.dtype
+    return kernel_input(arr), n, d, arr.dtype
 
 
 def _check_sparse(X, name, sp):
@@ -217,7 +241,7 @@ def _check_sparse(X, name, sp):
                 f"{who} contains a non-finite value {data[bad]} at row {row}, column {indices[bad]} "
                 f"(stored entry {bad})"
             )
-    return (data, indices, indptr, d), n, d, data.dtype
+    return (kernel_input(data), kernel_input(indices), kernel_input(indptr), d), n, d, data.dtype
 
 
 # --- labels and weights ---------------------------------------------------------------------------
@@ -256,6 +280,14 @@ def _counted(arr: np.ndarray) -> bool:
     return arr.size >= _COUNTED_MIN_SIZE and arr.dtype in _COUNTED_DTYPES and arr.flags.c_contiguous
 
 
+def _as_float64(arr: np.ndarray, copy: bool) -> np.ndarray:
+    """``arr`` as C-contiguous float64 (what the kernels read through data pointers): a new array
+    when ``copy``, else ``arr`` itself where it already is one (see :func:`kernel_input`)."""
+    if copy:
+        return np.array(arr, dtype=np.float64, order="C")
+    return kernel_input(np.ascontiguousarray(arr, dtype=np.float64))
+
+
 def _valid_binary_labels(arr: np.ndarray, loss: str, plus_minus: bool | None, copy: bool):
     """The float64 labels in [0, 1] when one counting pass shows ``arr`` valid, else None.
 
@@ -281,7 +313,7 @@ def _valid_binary_labels(arr: np.ndarray, loss: str, plus_minus: bool | None, co
         out = np.add(arr, 1.0, dtype=np.float64)
         out *= 0.5
         return out
-    return arr.astype(np.float64, copy=copy)
+    return _as_float64(arr, copy)
 
 
 def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
@@ -300,7 +332,7 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
     if fast is not None:
         return fast
     _check_finite_labels(arr, name)
-    arr = arr.astype(np.float64, copy=copy)  # nothing below writes into it
+    arr = _as_float64(arr, copy)  # nothing below writes into it
     if plus_minus is None:
         plus_minus = bool(np.any(arr < 0))
     if plus_minus:
@@ -384,11 +416,11 @@ def check_sample_weight(sample_weight, n: int, name: str = "sample_weight", *,
 
         nonfinite, negative, positive = (int(c) for c in value_counts(arr)[:3])
         if not nonfinite and not negative and (positive or not require_positive_sum):
-            return arr.astype(np.float64, copy=copy)
+            return _as_float64(arr, copy)
     bad = _first_nonfinite_1d(arr)
     if bad >= 0:
         raise ValueError(f"{_where(name)} contains a non-finite value {arr[bad]} at position {offset + bad}")
-    arr = arr.astype(np.float64, copy=copy)
+    arr = _as_float64(arr, copy)
     neg = np.flatnonzero(arr < 0)
     if neg.size:
         i = int(neg[0])

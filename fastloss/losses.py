@@ -5,15 +5,12 @@ in ``[0, 1]`` (hard labels are 0.0 / 1.0; soft labels only reach ``logistic``) a
 score. Derivatives are taken with respect to ``z``. The margin losses are written in the margin
 ``m = s z`` with ``s = 2 y - 1``, and their derivative picks up the factor ``s``.
 
-How the kernels use them. The kernels never name a loss: they score a block of rows, then call
-:func:`pointwise_rows` with a small integer ``loss_id`` and a ``mode`` (which of value /
-gradient / hessian they need). :func:`pointwise_rows` (through :func:`_mode_rows`) is the one
-place that maps ids to functions; for each loss and mode it runs the generic loop of
-:func:`_block_loop` over the block. The scalar functions are inlined into that loop and use
-the branch-free ``exp`` / ``log1p`` / ``atan`` of :mod:`fastloss._math`, so the loop over a
-block vectorizes (Numba >= 0.62 has no SVML: with ``math.exp`` every element would be a scalar
-library call). ``pointwise_rows`` does not depend on
-the dtype or format of ``X``: it compiles once, whatever the matrix kernels are specialized for.
+How the kernels use them. The kernels never name a loss: per block of samples they call
+:func:`fastloss.kernels._loops.pointwise_rows` with a loss id and a mode, which runs that loss's
+loop, compiled from :data:`BINARY_FUNCTIONS` once per (loss, mode). The scalar functions are
+inlined into that loop and use the branch-free ``exp`` / ``log1p`` / ``atan`` of
+:mod:`fastloss._math`, so the loop vectorizes (Numba >= 0.62 has no SVML: with ``math.exp``
+every element would be a scalar library call).
 
 Stability notes (the contract asks for no nan for finite input, finite values wherever the exact
 value is a finite double, and full relative accuracy in the tails):
@@ -33,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _math
-from ._jit import jit, jit_closure
+from ._jit import jit
 from ._names import (  # noqa: F401  (re-exported: the loss ids live with the losses)
     ALIASES,
     BINARY_LOSSES,
@@ -257,58 +254,11 @@ def tangent_hessian(y, z):
     return 8.0 * (t - (2.0 * _math.atan(m) - 1.0) * (m * t)) * t
 
 
-# --- the generic loop over a block, and the one dispatch from loss ids -------------------------
+# --- the table the kernels read ---------------------------------------------------------------
 
-#: ``mode`` of :func:`pointwise_rows`: which per-sample quantities a kernel needs.
-VALUE, VALUE_GRADIENT, HESSIAN, VALUE_GRADIENT_HESSIAN = 1, 3, 4, 7
-
-
-def _block_loop(name, value, gradient, hessian, want_value, want_gradient, want_hessian):
-    """One loss's loop over a block of samples, for one fixed choice of outputs.
-
-    The loss's functions and the flags are free variables of the closure: Numba treats them as
-    constants, so the loop is straight-line code around inlined calls, and it vectorizes (a
-    function passed as an argument is called out of line, and the loop around it does not:
-    measured 3x slower for logistic). The closure is compiled once, as an ordinary function that
-    its callers link (and cache with themselves), with the loss's functions IR-inlined into it.
-    It used to be IR-inlined itself, four times per loss through the mode dispatch: Numba's IR
-    inliner (deep copies, passes re-run per call site) was then 75 % of the loops' compile time.
-
-    Compiled without fast-math (the loop holds no reduction: the kernels sum ``L`` themselves, so
-    it vectorizes without ``reassoc``), so that the error-free steps of ``fastloss._math`` and the
-    stable formulas above keep their exact evaluation order; and under its own ``name`` (see
-    :func:`fastloss._jit.jit_closure`: two closures sharing a name once swapped places).
-    """
-
-    def loop(y, sw, start, m, z, L, G, H):
-        first = np.uintp(start)
-        for r in range(m):
-            # An unsigned index: Numba then emits no negative-index wraparound, which would
-            # otherwise stop the loop from vectorizing (start + r is not known to be >= 0).
-            i = first + np.uintp(r)
-            if want_value:
-                L[r] = value(y[i], z[r])
-            if want_gradient:
-                G[r] = gradient(y[i], z[r])
-            if want_hessian:
-                H[r] = hessian(y[i], z[r])
-        # The weights in a loop of their own (the same single rounding as s * f): a weight test
-        # inside the loop above made LLVM compile the loss's math twice, with and without them.
-        if sw.size > 0:
-            for r in range(m):
-                s = sw[first + np.uintp(r)]
-                if want_value:
-                    L[r] *= s
-                if want_gradient:
-                    G[r] *= s
-                if want_hessian:
-                    H[r] *= s
-
-    return jit_closure(loop, name, fastmath=False)
-
-
-#: Each binary loss's (value, gradient, hessian).
-_FUNCTIONS = {
+#: Each binary loss's (value, gradient, hessian), by name: what :mod:`fastloss.kernels._loops`
+#: compiles into one loop per (loss, mode).
+BINARY_FUNCTIONS = {
     "logistic": (logistic_value, logistic_gradient, logistic_hessian),
     "exponential": (exponential_value, exponential_gradient, exponential_hessian),
     "square": (square_value, square_gradient, square_hessian),
@@ -319,79 +269,6 @@ _FUNCTIONS = {
     "savage": (savage_value, savage_gradient, savage_hessian),
     "tangent": (tangent_value, tangent_gradient, tangent_hessian),
 }
-
-
-def _mode_rows(mode_name, want_value, want_gradient, want_hessian):
-    """:func:`pointwise_rows` for one fixed mode: the nine losses' loops for these outputs, picked
-    by ``loss_id``. Each loop is its own compiled function (see :func:`_block_loop`): nine loops
-    inlined into one function were not vectorized (measured: 3x slower for logistic)."""
-
-    def loop(loss):
-        return _block_loop(f"_{loss}_{mode_name}_loop", *_FUNCTIONS[loss], want_value, want_gradient, want_hessian)
-
-    logistic, exponential, square = loop("logistic"), loop("exponential"), loop("square")
-    squared_hinge, modified_huber = loop("squared_hinge"), loop("modified_huber")
-    smooth_hinge, hinge, savage, tangent = loop("smooth_hinge"), loop("hinge"), loop("savage"), loop("tangent")
-
-    def rows(loss_id, y, sw, start, m, z, L, G, H):
-        if loss_id == LOGISTIC:
-            logistic(y, sw, start, m, z, L, G, H)
-        elif loss_id == EXPONENTIAL:
-            exponential(y, sw, start, m, z, L, G, H)
-        elif loss_id == SQUARE:
-            square(y, sw, start, m, z, L, G, H)
-        elif loss_id == SQUARED_HINGE:
-            squared_hinge(y, sw, start, m, z, L, G, H)
-        elif loss_id == MODIFIED_HUBER:
-            modified_huber(y, sw, start, m, z, L, G, H)
-        elif loss_id == SMOOTH_HINGE:
-            smooth_hinge(y, sw, start, m, z, L, G, H)
-        elif loss_id == HINGE:
-            hinge(y, sw, start, m, z, L, G, H)
-        elif loss_id == SAVAGE:
-            savage(y, sw, start, m, z, L, G, H)
-        else:
-            tangent(y, sw, start, m, z, L, G, H)
-
-    return jit_closure(rows, f"_{mode_name}_rows", fastmath=False)
-
-
-# One compiled (and cached) function per mode, each calling one loop per loss. Mode first, then
-# loss: a call of pointwise_rows with a constant mode then compiles one small dispatch (not nine).
-_value_rows = _mode_rows("value", True, False, False)
-_value_gradient_rows = _mode_rows("value_gradient", True, True, False)
-_hessian_rows = _mode_rows("hessian", False, False, True)
-_value_gradient_hessian_rows = _mode_rows("value_gradient_hessian", True, True, True)
-
-
-@jit()
-def pointwise_rows(loss_id, mode, y, sw, start, m, z, L, G, H):
-    """Weighted per-sample quantities of binary loss ``loss_id`` for one block of samples.
-
-    For ``r < m`` and ``i = start + r`` (``s_i = sw[i]``, or 1 when ``sw`` is empty):
-    ``L[r] = s_i loss(y[i], z[r])`` (modes with VALUE), ``G[r] = s_i dloss/dz`` (GRADIENT),
-    ``H[r] = s_i d2loss/dz2`` (HESSIAN). Returns ``sum_r L[r]`` (0 without VALUE). ``z``, ``L``,
-    ``G``, ``H`` are float64 with at least ``m`` entries; unused outputs may be any float64
-    array. ``mode`` is one of VALUE, VALUE_GRADIENT, HESSIAN, VALUE_GRADIENT_HESSIAN.
-
-    Pass ``mode`` as a constant where it is one (``pointwise_rows(loss_id, HESSIAN, ...)``): Numba
-    then compiles this small dispatch for that ``Literal`` mode, LLVM drops the other modes' loops,
-    and the caller's machine code holds 9 loops instead of 36 (the loops themselves are compiled
-    once either way). That cut the cold compile of ``hessian_diag`` from 14.5 s to 6.1 s.
-    """
-    if mode == VALUE:
-        _value_rows(loss_id, y, sw, start, m, z, L, G, H)
-    elif mode == VALUE_GRADIENT:
-        _value_gradient_rows(loss_id, y, sw, start, m, z, L, G, H)
-    elif mode == HESSIAN:
-        _hessian_rows(loss_id, y, sw, start, m, z, L, G, H)
-    else:
-        _value_gradient_hessian_rows(loss_id, y, sw, start, m, z, L, G, H)
-    total = 0.0
-    if mode & VALUE:
-        for r in range(m):  # summed here, with reassociation: the per-loss loops stay strict
-            total += L[r]
-    return total
 
 
 # --- multinomial: softmax cross-entropy over a row z of K raw scores ----------------------------

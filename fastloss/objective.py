@@ -14,9 +14,11 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _normalize as norm
+from . import _run as run
 from . import _validation as val
 from ._names import LOSS_IDS
-from ._parallel import check_n_threads, threads
+from ._parallel import check_n_threads
+from .kernels import gradient_mode
 
 
 class LinearObjective:
@@ -97,32 +99,30 @@ class LinearObjective:
                 f"dtype={np.dtype(self.dtype).name})")
 
     # --- helpers --------------------------------------------------------------------------------
-    def _kernels(self):
-        if self._multinomial:
-            from .kernels import multinomial as k
-        else:
-            from .kernels import linear as k
-        return k
+    def _kernels(self, mode: str | None):
+        """The kernel module, with a binary loss's loop for ``mode`` prepared (see kernels)."""
+        from .kernels import objective_kernels
+
+        return objective_kernels(self.loss_name, mode)
 
     def _id(self):
         """The loss argument of the kernels: loss id (binary) or number of classes (multinomial)."""
         return self._K if self._multinomial else self._loss_id
 
+    def _args(self, c: np.ndarray) -> tuple:
+        return (self._X, self._y, self._sw, c, self.fit_intercept, self._id())
+
     def _loss_grad(self, c: np.ndarray, want_gradient: bool, curvature: np.ndarray):
-        grad = np.empty(c.size) if want_gradient else np.empty(0)
-        with threads(self._n_threads):
-            total = self._kernels().loss_gradient(self._X, self._y, self._sw, c, self.fit_intercept,
-                                                  self._id(), want_gradient, grad, curvature)
+        kernels = self._kernels(gradient_mode(want_gradient, curvature.size > 0))
+        total, grad = run.loss_gradient(kernels, *self._args(c), want_gradient, curvature, self._n_threads)
         return norm.finish_loss_gradient(total, grad, c, self._weight_sum, self.l2, self._mask, want_gradient)
 
     def _curvature_buffer(self) -> np.ndarray:
         return np.empty(self._n * self._K if self._multinomial else self._n)
 
     def _hessp_flat(self, c: np.ndarray, curvature: np.ndarray, V: np.ndarray) -> np.ndarray:
-        out = np.empty_like(V)
-        with threads(self._n_threads):
-            self._kernels().hessp(self._X, self._y, self._sw, c, self.fit_intercept, self._id(),
-                                  curvature, V, out)
+        kernels = self._kernels(None if curvature.size else "hessian")
+        out = run.hessp(kernels, *self._args(c), curvature, V, self._n_threads)
         return norm.finish_hessp(out, V, self._weight_sum, self.l2, self._mask)
 
     # --- public methods -------------------------------------------------------------------------
@@ -166,9 +166,7 @@ class LinearObjective:
     def hessian_diag(self, coef) -> np.ndarray:
         """Diagonal of the Hessian at ``coef``, shaped like ``coef`` (one pass over X)."""
         c = val.check_coef(coef, self._coef_shape)
-        out = np.empty(c.size)
-        with threads(self._n_threads):
-            self._kernels().hessian_diag(self._X, self._y, self._sw, c, self.fit_intercept, self._id(), out)
+        out = run.hessian_diag(self._kernels("hessian"), *self._args(c), self._n_threads)
         return norm.finish_hessian_diag(out, self._weight_sum, self.l2, self._mask).reshape(np.shape(coef))
 
     def hessian(self, coef) -> np.ndarray:
@@ -177,9 +175,7 @@ class LinearObjective:
         Raises ValueError when ``n_coef`` exceeds ``fastloss._config.HESSIAN_MAX_COEF`` (20,000)."""
         val.check_hessian_size(self.n_coef)
         c = val.check_coef(coef, self._coef_shape)
-        H = np.empty((c.size, c.size))
-        with threads(self._n_threads):
-            self._kernels().hessian(self._X, self._y, self._sw, c, self.fit_intercept, self._id(), H)
+        H = run.hessian(self._kernels("value_gradient_hessian"), *self._args(c), self._n_threads)
         return norm.finish_hessian(H, self._weight_sum, self.l2, self._mask)
 
 

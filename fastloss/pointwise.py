@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _run as run
 from . import _validation as val
-from ._parallel import check_n_threads, threads
+from ._parallel import check_n_threads
 
 _EMPTY = np.empty(0)
 
@@ -54,7 +55,7 @@ class Loss:
             y = val.check_binary_labels(y_true, n, self.name, copy=False)
         if n == 0:
             raise ValueError("`raw_prediction` is empty")
-        raw = np.ascontiguousarray(raw)
+        raw = val.kernel_input(np.ascontiguousarray(raw))
         from .kernels._checks import first_nonfinite_2d  # one parallel pass, no temporaries
 
         bad = first_nonfinite_2d(raw.reshape(n, -1))
@@ -86,14 +87,17 @@ class Loss:
         loss_out = per_sample if loss_out is None else loss_out
         grad_out = per_score if grad_out is None else grad_out
         hess_out = per_score if hess_out is None else hess_out
-        with threads(check_n_threads(n_threads)):
-            if self.is_multiclass:
-                from .kernels.multinomial import pointwise as kernel
+        n_threads = check_n_threads(n_threads)
+        if self.is_multiclass:
+            from .kernels.multinomial import pointwise_chunks
 
-                return kernel(y, raw, sw, loss_out, grad_out, hess_out)
-            from .kernels.pointwise import binary_pointwise
+            return run.pointwise(pointwise_chunks, (y, raw, sw, loss_out, grad_out, hess_out), raw, n_threads)
+        from .kernels import gradient_mode, prepare
+        from .kernels.pointwise import binary_pointwise_chunks
 
-            return binary_pointwise(y, raw, sw, self._loss_id, loss_out, grad_out, hess_out)
+        prepare(self.name, (gradient_mode(grad_out.size > 0, hess_out.size > 0),))
+        return run.pointwise(binary_pointwise_chunks, (y, raw, sw, self._loss_id, loss_out, grad_out, hess_out),
+                             raw, n_threads)
 
     # --- public methods -------------------------------------------------------------------------
     def loss(self, y_true, raw_prediction, sample_weight=None, out=None, n_threads=None) -> np.ndarray:

@@ -18,6 +18,8 @@ import time
 import numpy as np
 
 OPERATIONS = ("pointwise", "loss_gradient", "hessp", "gradient_hessp", "multinomial", "csr")
+#: Not in the default list (about a minute of fresh processes): first calls with an empty cache.
+COMPILE = "compile"
 
 
 def _progress(msg: str) -> None:
@@ -121,7 +123,9 @@ def bench(argv=None) -> int:
     p.add_argument("--d", type=int, default=100, help="features (csr: 1000 x d columns, 50 per row)")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     p.add_argument("--threads", default=None, help="comma-separated thread counts, e.g. 1,2 (default: all)")
-    p.add_argument("--ops", default=",".join(OPERATIONS), help="comma-separated subset of " + ",".join(OPERATIONS))
+    p.add_argument("--ops", default=",".join(OPERATIONS),
+                   help="comma-separated subset of " + ",".join(OPERATIONS + (COMPILE,))
+                   + f"; {COMPILE!r}: first calls in fresh processes with an empty cache, against a minimal kernel")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--no-reference", action="store_true", help="skip the (slow) NumPy reference")
     p.add_argument("--json", default=None, help="write the rows to this file")
@@ -141,11 +145,17 @@ def bench(argv=None) -> int:
     rows = []
     print(f"fastloss profiler | {_cpu_name()} | numba {numba.__version__} | numpy {np.__version__} | "
           f"n={','.join(map(str, n_list))} d={args.d} {args.dtype} | threads {threads_list}")
+    ops = args.ops.split(",")
+    if COMPILE in ops:
+        ops.remove(COMPILE)
+        rows.extend(_compile_rows())
+    if not ops:
+        return _write(rows, args)
     header = (f"{'operation':<40} {'shape':>16} {'thr':>3} {'median ms':>10} {'min-max':>15} {'GB/s':>6} "
               f"{'%bw':>4} {'x ref':>6} {'x sklearn':>9}")
     print(header)
     print("-" * len(header))
-    for op, n, t in itertools.product(args.ops.split(","), n_list, threads_list):
+    for op, n, t in itertools.product(ops, n_list, threads_list):
         _progress(f"{op}: generating data")
         cases = _cases(op, n, args.d, args.dtype, t, rng)
         for label, shape, nbytes, fl, ref, sk in cases:
@@ -180,12 +190,35 @@ def bench(argv=None) -> int:
         del cases
     print("GB/s: bytes of X (CSR: data + indices + indptr; pointwise: raw predictions) over the median time; "
           "%bw: of the read bandwidth measured just before; x: other time / fastloss time, same run.")
+    return _write(rows, args)
+
+
+def _write(rows, args) -> int:
+    from .__main__ import _cpu_name
+
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu": _cpu_name(), "rows": rows}, f, indent=1)
-    if args.plot:
-        _plot(rows, args.plot)
+    timed = [r for r in rows if "n" in r]
+    if args.plot and timed:
+        _plot(timed, args.plot)
     return 0
+
+
+def _compile_rows() -> list[dict]:
+    """Print and return the first-call seconds of :mod:`fastloss._compile_times`."""
+    from ._compile_times import measure
+
+    steps = measure(progress=_progress)
+    sys.stderr.write("\r\033[K")
+    minimal = steps[0][1]
+    print(f"{'first call, fresh process, empty cache':<52} {'seconds':>8} {'x minimal kernel':>17}")
+    rows = []
+    for step, seconds in steps:
+        print(f"{step:<52} {seconds:8.2f} {seconds / minimal:17.1f}", flush=True)
+        rows.append({"operation": f"compile: {step}", "seconds": seconds, "x_minimal": seconds / minimal})
+    print()
+    return rows
 
 
 def _plot(rows, path):

@@ -22,6 +22,9 @@ Conventions shared by every kernel
     ``(K * (d + fit_intercept),)`` for multinomial (C-order flattening of ``(K, d + fit_intercept)``).
 ``loss_id``
     ``fastloss.losses.LOSS_IDS[name]`` for a binary loss (multinomial kernels take ``n_classes``).
+    Call :func:`prepare` with the loss once per process before a kernel runs it: it compiles (or
+    loads from the cache) that loss's per-sample loops, which the kernels call by id. A kernel
+    run with a loss that is not prepared raises ``ValueError``.
 
 Every objective kernel returns **unnormalized** sums ``sum_i s_i (...)`` without the L2 term;
 divide by ``sum_i s_i`` and add ``l2 * w`` yourself (see ``examples`` in the README).
@@ -52,7 +55,8 @@ Pointwise (:mod:`fastloss.kernels.pointwise`)
 Per-sample functions (:mod:`fastloss.losses`)
 ---------------------------------------------
 ``<loss>_value(y, z)``, ``<loss>_gradient(y, z)``, ``<loss>_hessian(y, z)`` for each binary loss
-(e.g. ``fastloss.losses.logistic_gradient``), and ``pointwise_rows(loss_id, mode, ...)`` over a block.
+(e.g. ``fastloss.losses.logistic_gradient``); ``fastloss.kernels._loops.pointwise_rows(loss_id,
+mode, ...)`` runs a prepared loss over a block.
 """
 
 from __future__ import annotations
@@ -60,6 +64,33 @@ from __future__ import annotations
 import importlib
 
 _SUBMODULES = {"linear", "multinomial", "pointwise", "bandwidth"}
+
+
+def prepare(loss, modes=("value", "value_gradient", "hessian", "value_gradient_hessian")) -> None:
+    """Make binary ``loss`` (a name or id) runnable by the kernels in this process: compile, or load
+    from the cache, its per-sample loops for ``modes`` (see :func:`fastloss.kernels._loops.prepare`)."""
+    from ._loops import prepare as _prepare
+
+    _prepare(loss, modes)
+
+
+def objective_kernels(loss: str, mode: str | None):
+    """The kernel module of ``loss``'s objective (:mod:`.linear`, or :mod:`.multinomial`), with a
+    binary loss's loop for ``mode`` (a name of :data:`._loops.MODES`, or None for none) prepared."""
+    if loss == "multinomial":
+        return importlib.import_module("fastloss.kernels.multinomial")
+    if mode is not None:
+        from ._loops import prepare
+
+        prepare(loss, (mode,))
+    return importlib.import_module("fastloss.kernels.linear")
+
+
+def gradient_mode(want_gradient: bool, want_curvature: bool) -> str:
+    """The mode (name) :func:`.linear.loss_gradient` runs for these outputs."""
+    if want_curvature:
+        return "value_gradient_hessian"
+    return "value_gradient" if want_gradient else "value"
 
 
 def __getattr__(name):

@@ -1,35 +1,40 @@
-"""Parallel scans used by the validation layer (no temporaries of the size of ``X``)."""
+"""Scans of the validation layer over arrays of the size of the data, with no temporaries.
+
+Each is a serial compiled function in the chunk protocol of :mod:`._chunks`, run on the thread
+pool by the Python function of the same name without ``_chunks``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
 from .._jit import jit
-from ._matrix import _dense_chunk_bounds
+from .._parallel import run_chunks
+from ._chunks import bounds_of
 
 
 @jit()
-def _first_nonfinite_rows(X, start, stop):
-    for i in range(start, stop):
-        for j in range(X.shape[1]):
-            if not np.isfinite(X[i, j]):
-                return i * X.shape[1] + j
-    return -1
+def first_nonfinite_chunks(X, bounds, first, last, totals, vectors):
+    """``totals[c, 0]``: flat C-order index ``i * d + j`` of the first non-finite entry in chunk
+    ``c`` of 2-D ``X``, or -1 (exact in float64 below 2**53 entries)."""
+    for c in range(first, last):
+        totals[c, 0] = -1.0
+        for i in range(bounds[c], bounds[c + 1]):
+            found = False
+            for j in range(X.shape[1]):
+                if not np.isfinite(X[i, j]):
+                    totals[c, 0] = i * X.shape[1] + j
+                    found = True
+                    break
+            if found:
+                break
 
 
-@jit(parallel=True)
-def first_nonfinite_2d(X):
+def first_nonfinite_2d(X) -> int:
     """Flat C-order index ``i * d + j`` of the first non-finite entry of 2-D ``X``, or -1."""
-    bounds = _dense_chunk_bounds(X.shape[0])
-    n_chunks = bounds.size - 1
-    found = np.full(n_chunks, -1, dtype=np.int64)
-    for c in prange(n_chunks):
-        found[c] = _first_nonfinite_rows(X, bounds[c], bounds[c + 1])
-    for c in range(n_chunks):
-        if found[c] >= 0:
-            return found[c]
-    return -1
+    totals, _ = run_chunks(first_nonfinite_chunks, (X,), bounds_of(X, 1), 1, 0, None, reduce=False)
+    found = totals[totals[:, 0] >= 0, 0]
+    return int(found[0]) if found.size else -1
 
 
 @jit()
@@ -49,45 +54,38 @@ COUNTED = ("nonfinite", "negative", "positive", "above_one", "not_pm1", "not_01"
 
 
 @jit()
-def _value_counts_rows(a, start, stop, out):
-    nonfinite = 0
-    negative = 0
-    positive = 0
-    above_one = 0
-    not_pm1 = 0
-    not_01 = 0
-    for i in range(start, stop):
-        v = a[i]
-        # Counts instead of first positions: the loop has no branch and vectorizes.
-        nonfinite += not np.isfinite(v)
-        negative += v < 0
-        positive += v > 0
-        above_one += v > 1
-        not_pm1 += (v != 1) & (v != -1)
-        not_01 += (v != 0) & (v != 1)
-    out[0] = nonfinite
-    out[1] = negative
-    out[2] = positive
-    out[3] = above_one
-    out[4] = not_pm1
-    out[5] = not_01
+def value_counts_chunks(a, bounds, first, last, totals, vectors):
+    """``totals[c]``: the counts of :data:`COUNTED` over chunk ``c`` of 1-D ``a``."""
+    for c in range(first, last):
+        nonfinite = 0
+        negative = 0
+        positive = 0
+        above_one = 0
+        not_pm1 = 0
+        not_01 = 0
+        for i in range(bounds[c], bounds[c + 1]):
+            v = a[i]
+            # Counts instead of first positions: the loop has no branch and vectorizes.
+            nonfinite += not np.isfinite(v)
+            negative += v < 0
+            positive += v > 0
+            above_one += v > 1
+            not_pm1 += (v != 1) & (v != -1)
+            not_01 += (v != 0) & (v != 1)
+        totals[c, 0] = nonfinite
+        totals[c, 1] = negative
+        totals[c, 2] = positive
+        totals[c, 3] = above_one
+        totals[c, 4] = not_pm1
+        totals[c, 5] = not_01
 
 
-@jit(parallel=True)
-def value_counts(a):
+def value_counts(a) -> np.ndarray:
     """How many entries of 1-D ``a`` are non-finite, negative, positive, above 1, not -1/+1 and
-    not 0/1 (``COUNTED``), in one parallel pass with no temporaries.
+    not 0/1 (:data:`COUNTED`), in one parallel pass with no temporaries (int64 ``(6,)``).
 
     The validation layer decides from these counts whether labels or weights are valid, and only
     when they are not does it look for the first bad position.
     """
-    bounds = _dense_chunk_bounds(a.shape[0])
-    n_chunks = bounds.size - 1
-    part = np.zeros((n_chunks, 6), dtype=np.int64)
-    for c in prange(n_chunks):
-        _value_counts_rows(a, bounds[c], bounds[c + 1], part[c])
-    counts = np.zeros(6, dtype=np.int64)
-    for c in range(n_chunks):
-        for q in range(6):
-            counts[q] += part[c, q]
-    return counts
+    totals, _ = run_chunks(value_counts_chunks, (a,), bounds_of(a, 1), len(COUNTED), 0, None)
+    return totals.astype(np.int64)

@@ -63,7 +63,17 @@ def chunk_bounds(X, width):
 
 
 def rows_dot(X, a, b, W, Z):
-    """``Z[k, i - a] = X[i, :d] @ W[k, :d]`` for rows ``a <= i < b``."""
+    """``Z[k, i - a] = X[i, :d] @ W[k, :d]`` for rows ``a <= i < b``; for many rows of ``W``
+    (dense C: a register tile of 4 rows x 2 vectors from ``_DOT_TILE_MIN_ROWS`` rows of ``W``)."""
+
+
+def _as_rows(A):
+    """``A`` as a 2-D array of rows: a 1-D vector as one row, a 2-D array as it is."""
+
+
+def rows_dot_each(X, a, b, W, Z):
+    """:func:`rows_dot` one row of ``W`` at a time: for the 1-2 vectors of the binary kernels,
+    which then compile no register tile. ``W`` and ``Z`` may be 1-D (one vector)."""
 
 
 def vectors_empty(X, k, n):
@@ -84,7 +94,13 @@ def rows_dot_packed(X, a, b, P, Z):
 
 
 def rows_axpy(X, a, b, G, OUT):
-    """``OUT[k, :d] += sum_i G[k, i - a] * X[i, :d]``."""
+    """``OUT[k, :d] += sum_i G[k, i - a] * X[i, :d]``; for many rows of ``G`` (dense C: eight rows
+    of ``X`` per update of ``OUT[k]`` from 2 rows of ``G`` on)."""
+
+
+def rows_axpy_each(X, a, b, G, OUT):
+    """:func:`rows_axpy` one row of ``G`` at a time, four rows of ``X`` per update (what the binary
+    kernels use). ``G`` and ``OUT`` may be 1-D (one row)."""
 
 
 def rows_sq_axpy(X, a, b, g, out):
@@ -98,14 +114,14 @@ def rows_densify(X, a, b, D):
 _INLINE = dict(jit_options=dict(fastmath=set(_config.FASTMATH), error_model="numpy"))
 
 
-@jit()
+@jit(inline=True)
 def whole_tiles(rows):
     """``rows`` rounded down to a multiple of ``_config.BLOCK_ROW_MULTIPLE`` when at least that."""
     step = _config.BLOCK_ROW_MULTIPLE
     return rows - rows % step if rows >= step else rows
 
 
-@jit()
+@jit(inline=True)
 def thread_balanced(n_chunks):
     """``n_chunks`` rounded down to a multiple of ``_config.CHUNK_MULTIPLE`` when above it, so
     that the chunks split evenly over 1, 2, 4, 8 and 16 threads."""
@@ -113,7 +129,7 @@ def thread_balanced(n_chunks):
     return n_chunks - n_chunks % step if n_chunks > step else n_chunks
 
 
-@jit()
+@jit(inline=True)
 def n_chunks_for(n, width):
     """How many chunks ``n`` rows are split into when each keeps ``width`` partial sums."""
     by_rows = (n + _config.MIN_CHUNK_ROWS - 1) // _config.MIN_CHUNK_ROWS
@@ -130,7 +146,7 @@ def _dense_chunk_bounds(n, width=0):
     return bounds
 
 
-@jit()
+@jit(inline=True)
 def csr_n_chunks(n, nnz, width):
     """How many chunks a CSR matrix of ``n`` rows and ``nnz`` stored entries is split into.
 
@@ -260,7 +276,7 @@ def _scatter_row(row_data, row_cols, g, out):
         out[np.uint64(row_cols[q])] += g * row_data[q]
 
 
-@overload(n_rows, **_INLINE)
+@overload(n_rows, inline="always", **_INLINE)
 def _n_rows(X):
     if isinstance(X, types.Array):
         return lambda X: X.shape[0]
@@ -268,7 +284,7 @@ def _n_rows(X):
         return lambda X: X[2].shape[0] - 1
 
 
-@overload(n_cols, **_INLINE)
+@overload(n_cols, inline="always", **_INLINE)
 def _n_cols(X):
     if isinstance(X, types.Array):
         return lambda X: X.shape[1]
@@ -289,7 +305,7 @@ def _block_rows(X):
         return lambda X: _config.MAX_BLOCK_ROWS
 
 
-@overload(chunk_bounds, **_INLINE)
+@overload(chunk_bounds, inline="always", **_INLINE)
 def _chunk_bounds(X, width):
     if isinstance(X, types.Array):
         return lambda X, width: _dense_chunk_bounds(X.shape[0], width)
@@ -461,62 +477,97 @@ _DOT_TILE_MIN_ROWS = 6
 
 # --- rows_dot --------------------------------------------------------------------------------
 
+@overload(_as_rows, inline="always", **_INLINE)
+def _as_rows_impl(A):
+    if A.ndim == 1:
+        return lambda A: A.reshape((1, A.size))
+    return lambda A: A
+
+
+@jit(inline=True)
+def _dot_c_each(X, a, b, W, Z):
+    """C-order :func:`rows_dot_each` (2-D ``W``, ``Z``)."""
+    d = X.shape[1]
+    first = np.uintp(a)
+    # float64: the row PREFETCH_BYTES ahead is requested before each row is scored.
+    # Binary hessp (2 rows of W) ran 10 % faster at 2 threads, loss_gradient (1) the
+    # same; float32 hessp ran 19 % slower with it, so float32 goes without.
+    flat = X.reshape(X.size)
+    per_line = 64 // 8
+    ahead = max(4, _config.PREFETCH_BYTES // max(1, d * 8))
+    for r in range(b - a):
+        i = first + np.uintp(r)
+        if X.itemsize == 8:
+            ahead_start = (a + r + ahead) * d
+            for q in range(ahead_start, min(ahead_start + d, flat.size), per_line):
+                _prefetch(flat, q)
+        for k in range(W.shape[0]):
+            acc = 0.0
+            for j in range(d):
+                acc += X[i, j] * W[k, j]
+            Z[k, r] = acc
+
+
+@jit(inline=True)
+def _dot_f(X, a, b, W, Z):
+    """F-order :func:`rows_dot` (2-D ``W``, ``Z``)."""
+    d = X.shape[1]
+    m = b - a
+    for k in range(W.shape[0]):
+        for r in range(m):
+            Z[k, r] = 0.0
+    first = np.uintp(a)  # unsigned: no wraparound check, so the r loop vectorizes
+    for j in range(d):
+        for k in range(W.shape[0]):
+            wj = W[k, j]
+            for r in range(m):
+                Z[k, r] += X[first + np.uintp(r), j] * wj
+
+
+@jit(inline=True)
+def _dot_csr(X, a, b, W, Z):
+    """CSR :func:`rows_dot` (2-D ``W``, ``Z``)."""
+    data, indices, indptr = X[0], X[1], X[2]
+    for r in range(b - a):
+        i = a + r
+        # Slices of the row and unsigned column indices: the loops then index from 0
+        # with no negative-index wraparound, which ran 2-2.5x faster (see _csr_row).
+        row_data, row_cols = _csr_row(data, indices, indptr, i)
+        for k in range(W.shape[0]):
+            w = W[k]
+            acc = 0.0
+            for q in range(row_data.size):
+                acc += row_data[q] * w[np.uint64(row_cols[q])]
+            Z[k, r] = acc
+
+
+# The format bodies above are IR-inlined into these thin overloads only: inlining into a large
+# kernel makes Numba type the whole kernel again, and a further compiled layer would be linked
+# and optimized once more in every caller.
+
 @overload(rows_dot, **_INLINE)
 def _rows_dot(X, a, b, W, Z):
     if _is_dense(X, "C"):
         def impl(X, a, b, W, Z):
             if W.shape[0] >= _DOT_TILE_MIN_ROWS:
                 _dot_c_tiled(X, a, b, W, Z)
-                return
-            d = X.shape[1]
-            first = np.uintp(a)
-            # float64: the row PREFETCH_BYTES ahead is requested before each row is scored.
-            # Binary hessp (2 rows of W) ran 10 % faster at 2 threads, loss_gradient (1) the
-            # same; float32 hessp ran 19 % slower with it, so float32 goes without.
-            flat = X.reshape(X.size)
-            per_line = 64 // 8
-            ahead = max(4, _config.PREFETCH_BYTES // max(1, d * 8))
-            for r in range(b - a):
-                i = first + np.uintp(r)
-                if X.itemsize == 8:
-                    ahead_start = (a + r + ahead) * d
-                    for q in range(ahead_start, min(ahead_start + d, flat.size), per_line):
-                        _prefetch(flat, q)
-                for k in range(W.shape[0]):
-                    acc = 0.0
-                    for j in range(d):
-                        acc += X[i, j] * W[k, j]
-                    Z[k, r] = acc
+            else:
+                _dot_c_each(X, a, b, W, Z)
         return impl
     if _is_dense(X, "F"):
-        def impl(X, a, b, W, Z):
-            d = X.shape[1]
-            m = b - a
-            for k in range(W.shape[0]):
-                for r in range(m):
-                    Z[k, r] = 0.0
-            first = np.uintp(a)  # unsigned: no wraparound check, so the r loop vectorizes
-            for j in range(d):
-                for k in range(W.shape[0]):
-                    wj = W[k, j]
-                    for r in range(m):
-                        Z[k, r] += X[first + np.uintp(r), j] * wj
-        return impl
+        return lambda X, a, b, W, Z: _dot_f(X, a, b, W, Z)
     if _is_csr(X):
-        def impl(X, a, b, W, Z):
-            data, indices, indptr = X[0], X[1], X[2]
-            for r in range(b - a):
-                i = a + r
-                # Slices of the row and unsigned column indices: the loops then index from 0
-                # with no negative-index wraparound, which ran 2-2.5x faster (see _csr_row).
-                row_data, row_cols = _csr_row(data, indices, indptr, i)
-                for k in range(W.shape[0]):
-                    w = W[k]
-                    acc = 0.0
-                    for q in range(row_data.size):
-                        acc += row_data[q] * w[np.uint64(row_cols[q])]
-                    Z[k, r] = acc
-        return impl
+        return lambda X, a, b, W, Z: _dot_csr(X, a, b, W, Z)
+
+
+@overload(rows_dot_each, **_INLINE)
+def _rows_dot_each(X, a, b, W, Z):
+    if _is_dense(X, "C"):
+        return lambda X, a, b, W, Z: _dot_c_each(X, a, b, _as_rows(W), _as_rows(Z))
+    if _is_dense(X, "F"):
+        return lambda X, a, b, W, Z: _dot_f(X, a, b, _as_rows(W), _as_rows(Z))
+    if _is_csr(X):
+        return lambda X, a, b, W, Z: _dot_csr(X, a, b, _as_rows(W), _as_rows(Z))
 
 
 # --- packed vectors and rows_dot_packed -----------------------------------------------------
@@ -531,20 +582,24 @@ def _vectors_empty(X, k, n):
 
 @overload(vectors_set, **_INLINE)
 def _vectors_set(X, P, j, w):
+    # Explicit loops: an array-to-array slice assignment compiles Numba's shape check and its
+    # error message formatting, which cost more than the rest of the hessp kernel.
     if isinstance(X, types.Array):
         def impl(X, P, j, w):
-            P[j, :] = w
+            for q in range(w.size):
+                P[j, q] = w[q]
         return impl
     if _is_csr(X):
         def impl(X, P, j, w):
-            P[:, j] = w
+            for q in range(w.size):
+                P[q, j] = w[q]
         return impl
 
 
 @overload(rows_dot_packed, **_INLINE)
 def _rows_dot_packed(X, a, b, P, Z):
     if isinstance(X, types.Array):
-        return lambda X, a, b, P, Z: rows_dot(X, a, b, P, Z)
+        return lambda X, a, b, P, Z: rows_dot_each(X, a, b, P, Z)
     if _is_csr(X):
         def impl(X, a, b, P, Z):
             data, indices, indptr = X[0], X[1], X[2]
@@ -590,39 +645,57 @@ def _rows_dot_packed(X, a, b, P, Z):
 
 # --- rows_axpy -------------------------------------------------------------------------------
 
+@jit(inline=True)
+def _axpy_f(X, a, b, G, OUT):
+    """F-order :func:`rows_axpy` (2-D ``G``, ``OUT``)."""
+    d = X.shape[1]
+    m = b - a
+    first = np.uintp(a)
+    for j in range(d):
+        for k in range(G.shape[0]):
+            acc = 0.0
+            for r in range(m):
+                acc += G[k, r] * X[first + np.uintp(r), j]
+            OUT[k, j] += acc
+
+
+@jit(inline=True)
+def _axpy_csr(X, a, b, G, OUT):
+    """CSR :func:`rows_axpy` (2-D ``G``, ``OUT``)."""
+    data, indices, indptr = X[0], X[1], X[2]
+    for r in range(b - a):
+        row_data, row_cols = _csr_row(data, indices, indptr, a + r)
+        for k in range(G.shape[0]):
+            g = G[k, r]
+            if g != 0.0:
+                # Duplicate column indices are added one after the other: they count
+                # as their sum, as in SciPy.
+                _scatter_row(row_data, row_cols, g, OUT[k])
+
+
 @overload(rows_axpy, **_INLINE)
 def _rows_axpy(X, a, b, G, OUT):
     if _is_dense(X, "C"):
         def impl(X, a, b, G, OUT):
             if G.shape[0] >= 2:
                 _axpy_c_rows8(X, a, b, G, OUT)
-                return
-            _axpy_c_rows4(X, a, 0, b - a, G, OUT)
+            else:
+                _axpy_c_rows4(X, a, 0, b - a, G, OUT)
         return impl
     if _is_dense(X, "F"):
-        def impl(X, a, b, G, OUT):
-            d = X.shape[1]
-            m = b - a
-            first = np.uintp(a)
-            for j in range(d):
-                for k in range(G.shape[0]):
-                    acc = 0.0
-                    for r in range(m):
-                        acc += G[k, r] * X[first + np.uintp(r), j]
-                    OUT[k, j] += acc
-        return impl
+        return lambda X, a, b, G, OUT: _axpy_f(X, a, b, G, OUT)
     if _is_csr(X):
-        def impl(X, a, b, G, OUT):
-            data, indices, indptr = X[0], X[1], X[2]
-            for r in range(b - a):
-                row_data, row_cols = _csr_row(data, indices, indptr, a + r)
-                for k in range(G.shape[0]):
-                    g = G[k, r]
-                    if g != 0.0:
-                        # Duplicate column indices are added one after the other: they count
-                        # as their sum, as in SciPy.
-                        _scatter_row(row_data, row_cols, g, OUT[k])
-        return impl
+        return lambda X, a, b, G, OUT: _axpy_csr(X, a, b, G, OUT)
+
+
+@overload(rows_axpy_each, **_INLINE)
+def _rows_axpy_each(X, a, b, G, OUT):
+    if _is_dense(X, "C"):
+        return lambda X, a, b, G, OUT: _axpy_c_rows4(X, a, 0, b - a, _as_rows(G), _as_rows(OUT))
+    if _is_dense(X, "F"):
+        return lambda X, a, b, G, OUT: _axpy_f(X, a, b, _as_rows(G), _as_rows(OUT))
+    if _is_csr(X):
+        return lambda X, a, b, G, OUT: _axpy_csr(X, a, b, _as_rows(G), _as_rows(OUT))
 
 
 @overload(rows_sq_axpy, **_INLINE)

@@ -21,9 +21,12 @@ Every kernel returns *unnormalized* sums over samples, ``sum_i s_i (...)``, with
 term: the objective divides by ``sum_i s_i`` and adds ``l2 * w``. That split is what lets the
 distributed objective add partial sums from many workers.
 
-Each parallel kernel is a thin ``prange`` over chunks around a serial ``*_chunk`` function (which
-is also what a caller runs on one chunk of rows, e.g. a dask worker): keeping the parallel body
-small keeps Numba's compile time down.
+Each kernel is a serial ``*_chunks`` function that processes a range of row chunks (the
+protocol of :mod:`._chunks`), which the Python API runs on its thread pool, and a ``prange``
+driver of the same name for callers in compiled code. No kernel links a loss: the
+loss's loop for a block is called through :mod:`._loops` (``loss_id`` is a run-time value), so
+each kernel compiles once per matrix type for every binary loss, and a loss must be prepared
+(:func:`fastloss.kernels.prepare`) before a kernel runs it.
 """
 
 from __future__ import annotations
@@ -32,15 +35,16 @@ import numpy as np
 from numba import prange
 
 from .._jit import jit
-from ..losses import HESSIAN, VALUE, VALUE_GRADIENT, VALUE_GRADIENT_HESSIAN, pointwise_rows
+from ._chunks import combine, group_range, n_groups, partials
+from ._loops import HESSIAN, check_loop, mode_of, pointwise_rows
 from ._matrix import (
     block_rows,
     chunk_bounds,
     n_cols,
     n_rows,
-    rows_axpy,
+    rows_axpy_each,
     rows_densify,
-    rows_dot,
+    rows_dot_each,
     rows_dot_packed,
     rows_sq_axpy,
     vectors_empty,
@@ -49,55 +53,41 @@ from ._matrix import (
 
 
 @jit()
-def sum_chunks(partial, out):
-    """``out[:] = partial[0] + partial[1] + ...`` in chunk order (the deterministic combine)."""
-    out[:] = 0.0
-    for c in range(partial.shape[0]):
-        for j in range(out.size):
-            out[j] += partial[c, j]
-
-
-@jit()
-def loss_gradient_chunk(X, y, sw, coef, fit_intercept, loss_id, start, stop,
-                        want_gradient, grad_out, curvature_out):
-    """Rows ``start:stop`` of :func:`loss_gradient`; *adds* into ``grad_out``, returns the loss sum."""
+def loss_gradient_chunks(X, y, sw, coef, fit_intercept, loss_id, want_gradient, curvature_out,
+                         bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of :func:`loss_gradient`: ``totals[c, 0]`` gets chunk ``c``'s loss
+    sum, ``vectors[c]`` its gradient sum (when ``want_gradient``), ``curvature_out`` its rows'
+    curvature (when not empty)."""
     d = n_cols(X)
     block = block_rows(X)
-    W = coef.reshape((1, coef.size))
-    G_out = grad_out.reshape((1, grad_out.size))
     intercept = coef[d] if fit_intercept else 0.0
     want_curvature = curvature_out.size > 0
-    Z = np.empty((1, block))
+    z = np.empty(block)
     L = np.empty(block)
-    G = np.empty((1, block))
+    g = np.empty(block)
     H = np.empty(block)
-    acc_loss = 0.0
-    acc_intercept = 0.0
-    for a in range(start, stop, block):
-        b = min(stop, a + block)
-        m = b - a
-        rows_dot(X, a, b, W, Z)
-        z = Z[0]
-        for r in range(m):
-            z[r] += intercept
-        # A constant mode at each call: each links only its own mode's loops (see pointwise_rows).
-        if want_curvature:
-            acc_loss += pointwise_rows(loss_id, VALUE_GRADIENT_HESSIAN, y, sw, a, m, z, L, G[0], H)
-        elif want_gradient:
-            acc_loss += pointwise_rows(loss_id, VALUE_GRADIENT, y, sw, a, m, z, L, G[0], H)
-        else:
-            acc_loss += pointwise_rows(loss_id, VALUE, y, sw, a, m, z, L, G[0], H)
-        if want_gradient:
-            g = G[0]
+    mode = mode_of(want_gradient, want_curvature)
+    for c in range(first, last):
+        grad_out = vectors[c]
+        acc_loss = 0.0
+        acc_intercept = 0.0
+        for a in range(bounds[c], bounds[c + 1], block):
+            b = min(bounds[c + 1], a + block)
+            m = b - a
+            rows_dot_each(X, a, b, coef, z)
             for r in range(m):
-                acc_intercept += g[r]
-            rows_axpy(X, a, b, G, G_out)
-        if want_curvature:
-            for r in range(m):
-                curvature_out[a + r] = H[r]
-    if want_gradient and fit_intercept:
-        grad_out[d] += acc_intercept
-    return acc_loss
+                z[r] += intercept
+            acc_loss += pointwise_rows(loss_id, mode, y, sw, a, m, z, L, g, H)
+            if want_gradient:
+                for r in range(m):
+                    acc_intercept += g[r]
+                rows_axpy_each(X, a, b, g, grad_out)
+            if want_curvature:
+                for r in range(m):
+                    curvature_out[a + r] = H[r]
+        if want_gradient and fit_intercept:
+            grad_out[d] += acc_intercept
+        totals[c, 0] = acc_loss
 
 
 @jit(parallel=True)
@@ -111,7 +101,7 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
     sw : float64 (n,) sample weights, or size 0 for unit weights
     coef : float64 (d + fit_intercept,)
     fit_intercept : bool
-    loss_id : int, a binary loss id of :mod:`fastloss.losses`
+    loss_id : int, a binary loss id of :mod:`fastloss.losses` (prepared: see the package doc)
     want_gradient : bool; if False ``grad_out`` is not touched
     grad_out : float64 (d + fit_intercept,), overwritten with ``sum_i s_i g_i [x_i, 1]``
     curvature_out : float64 (n,) receives ``s_i * hessian_i``, or size 0 to skip
@@ -121,29 +111,27 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
     float : ``sum_i s_i * loss_i``
     """
     # Constants from a caller's @njit code arrive as Literal types: re-typed here, so that the
-    # serial chunk function compiles once, not once more per constant (see _jit.py).
+    # serial chunks function compiles once, not once more per constant (see _jit.py).
     fit_intercept, loss_id, want_gradient = np.bool_(fit_intercept), np.int64(loss_id), np.bool_(want_gradient)
+    check_loop(loss_id, mode_of(want_gradient, curvature_out.size > 0))
     bounds = chunk_bounds(X, coef.size)
     n_chunks = bounds.size - 1
-    loss_part = np.zeros(n_chunks)
-    grad_part = np.zeros((n_chunks, coef.size if want_gradient else 0))
-    for c in prange(n_chunks):
-        loss_part[c] = loss_gradient_chunk(X, y, sw, coef, fit_intercept, loss_id,
-                                           bounds[c], bounds[c + 1], want_gradient,
-                                           grad_part[c], curvature_out)
-    if want_gradient:
-        sum_chunks(grad_part, grad_out)
-    total = 0.0
-    for c in range(n_chunks):
-        total += loss_part[c]
-    return total
+    totals, vectors = partials(n_chunks, 1, coef.size if want_gradient else 0)
+    groups = n_groups(n_chunks)
+    for g in prange(groups):
+        first, last = group_range(n_chunks, groups, g)
+        loss_gradient_chunks(X, y, sw, coef, fit_intercept, loss_id, want_gradient, curvature_out,
+                             bounds, first, last, totals, vectors)
+    total = np.empty(1)
+    combine(totals, vectors, total, grad_out)
+    return total[0]
 
 
 @jit()
 def _hessp_vectors(X, coef, V, cached):
-    """The vectors every row is scored against, packed once per call (:func:`vectors_empty`):
-    ``coef`` first unless the curvature is cached, then the k directions, so that one read of
-    each stored entry serves all the dot products."""
+    """The vectors every row is scored against, packed (:func:`vectors_empty`): ``coef`` first
+    unless the curvature is cached, then the k directions, so that one read of each stored
+    entry serves all the dot products."""
     k, n_coef = V.shape
     first = 1 if cached else 0
     P = vectors_empty(X, k + 1 - first, n_coef)
@@ -155,51 +143,48 @@ def _hessp_vectors(X, coef, V, cached):
 
 
 @jit()
-def _hessp_rows(X, y, sw, coef, fit_intercept, loss_id, curvature, V, P, start, stop, out):
-    """Rows ``start:stop`` of :func:`hessp` with the vectors ``P`` of :func:`_hessp_vectors`;
-    *adds* into ``out`` (k, n_coef)."""
+def hessp_chunks(X, y, sw, coef, fit_intercept, loss_id, curvature, V, bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of :func:`hessp`: ``vectors[c]`` gets chunk ``c``'s products, the
+    ``(k, n_coef)`` array flattened (``totals`` is not used)."""
     d = n_cols(X)
     block = block_rows(X)
-    k = V.shape[0]
+    k, n_coef = V.shape
     cached = curvature.size > 0
-    first = 1 if cached else 0
+    lead = 1 if cached else 0
     intercept = coef[d] if (fit_intercept and not cached) else 0.0
-    Z = np.empty((k + 1 - first, block))
+    P = _hessp_vectors(X, coef, V, cached)  # once per range of chunks
+    Z = np.empty((k + 1 - lead, block))
     H = np.empty(block)
     T = np.empty((k, block))
-    acc_intercept = np.zeros(k)
-    for a in range(start, stop, block):
-        b = min(stop, a + block)
-        m = b - a
-        rows_dot_packed(X, a, b, P, Z)
-        if cached:
-            for r in range(m):
-                H[r] = curvature[a + r]
-        else:
-            z = Z[0]
-            for r in range(m):
-                z[r] += intercept
-            pointwise_rows(loss_id, HESSIAN, y, sw, a, m, z, H, H, H)
-        for j in range(k):
-            u = Z[j + 1 - first]
-            t = T[j]
-            shift = V[j, d] if fit_intercept else 0.0
-            acc = 0.0
-            for r in range(m):
-                t[r] = H[r] * (u[r] + shift)
-                acc += t[r]
-            acc_intercept[j] += acc
-        rows_axpy(X, a, b, T, out)
-    if fit_intercept:
-        for j in range(k):
-            out[j, d] += acc_intercept[j]
-
-
-@jit()
-def hessp_chunk(X, y, sw, coef, fit_intercept, loss_id, curvature, V, start, stop, out):
-    """Rows ``start:stop`` of :func:`hessp`; *adds* into ``out`` (k, n_coef)."""
-    P = _hessp_vectors(X, coef, V, curvature.size > 0)
-    _hessp_rows(X, y, sw, coef, fit_intercept, loss_id, curvature, V, P, start, stop, out)
+    acc_intercept = np.empty(k)
+    for c in range(first, last):
+        out = vectors[c].reshape((k, n_coef))
+        acc_intercept[:] = 0.0
+        for a in range(bounds[c], bounds[c + 1], block):
+            b = min(bounds[c + 1], a + block)
+            m = b - a
+            rows_dot_packed(X, a, b, P, Z)
+            if cached:
+                for r in range(m):
+                    H[r] = curvature[a + r]
+            else:
+                z = Z[0]
+                for r in range(m):
+                    z[r] += intercept
+                pointwise_rows(loss_id, HESSIAN, y, sw, a, m, z, H, H, H)
+            for j in range(k):
+                u = Z[j + 1 - lead]
+                t = T[j]
+                shift = V[j, d] if fit_intercept else 0.0
+                acc = 0.0
+                for r in range(m):
+                    t[r] = H[r] * (u[r] + shift)
+                    acc += t[r]
+                acc_intercept[j] += acc
+            rows_axpy_each(X, a, b, T, out)
+        if fit_intercept:
+            for j in range(k):
+                out[j, d] += acc_intercept[j]
 
 
 @jit(parallel=True)
@@ -213,52 +198,56 @@ def hessp(X, y, sw, coef, fit_intercept, loss_id, curvature, V, out):
     V : float64 (k, n_coef) C-contiguous; out : float64 (k, n_coef), overwritten.
     """
     fit_intercept, loss_id = np.bool_(fit_intercept), np.int64(loss_id)  # see loss_gradient
-    k, n_coef = V.shape
-    bounds = chunk_bounds(X, k * n_coef)
+    if curvature.size == 0:
+        check_loop(loss_id, HESSIAN)
+    bounds = chunk_bounds(X, V.size)
     n_chunks = bounds.size - 1
-    P = _hessp_vectors(X, coef, V, curvature.size > 0)  # once, shared read-only by all chunks
-    part = np.zeros((n_chunks, k, n_coef))
-    for c in prange(n_chunks):
-        _hessp_rows(X, y, sw, coef, fit_intercept, loss_id, curvature, V, P,
-                    bounds[c], bounds[c + 1], part[c])
-    sum_chunks(part.reshape((n_chunks, k * n_coef)), out.reshape(k * n_coef))
+    totals, vectors = partials(n_chunks, 0, V.size)
+    groups = n_groups(n_chunks)
+    for g in prange(groups):
+        first, last = group_range(n_chunks, groups, g)
+        hessp_chunks(X, y, sw, coef, fit_intercept, loss_id, curvature, V, bounds, first, last, totals, vectors)
+    combine(totals, vectors, np.empty(0), out.reshape(out.size))
 
 
 @jit()
-def hessian_diag_chunk(X, y, sw, coef, fit_intercept, loss_id, start, stop, out):
-    """Rows ``start:stop`` of :func:`hessian_diag`; *adds* into ``out``."""
+def hessian_diag_chunks(X, y, sw, coef, fit_intercept, loss_id, bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of :func:`hessian_diag`: ``vectors[c]`` gets chunk ``c``'s diagonal."""
     d = n_cols(X)
     block = block_rows(X)
-    W = coef.reshape((1, coef.size))
     intercept = coef[d] if fit_intercept else 0.0
-    Z = np.empty((1, block))
+    z = np.empty(block)
     H = np.empty(block)
-    acc_intercept = 0.0
-    for a in range(start, stop, block):
-        b = min(stop, a + block)
-        m = b - a
-        rows_dot(X, a, b, W, Z)
-        z = Z[0]
-        for r in range(m):
-            z[r] += intercept
-        pointwise_rows(loss_id, HESSIAN, y, sw, a, m, z, H, H, H)
-        for r in range(m):
-            acc_intercept += H[r]
-        rows_sq_axpy(X, a, b, H, out)
-    if fit_intercept:
-        out[d] += acc_intercept
+    for c in range(first, last):
+        out = vectors[c]
+        acc_intercept = 0.0
+        for a in range(bounds[c], bounds[c + 1], block):
+            b = min(bounds[c + 1], a + block)
+            m = b - a
+            rows_dot_each(X, a, b, coef, z)
+            for r in range(m):
+                z[r] += intercept
+            pointwise_rows(loss_id, HESSIAN, y, sw, a, m, z, H, H, H)
+            for r in range(m):
+                acc_intercept += H[r]
+            rows_sq_axpy(X, a, b, H, out)
+        if fit_intercept:
+            out[d] += acc_intercept
 
 
 @jit(parallel=True)
 def hessian_diag(X, y, sw, coef, fit_intercept, loss_id, out):
     """``out = sum_i s_i h_i x~_i ** 2`` (diagonal of the unnormalized Hessian), one pass."""
     fit_intercept, loss_id = np.bool_(fit_intercept), np.int64(loss_id)  # see loss_gradient
+    check_loop(loss_id, HESSIAN)
     bounds = chunk_bounds(X, coef.size)
     n_chunks = bounds.size - 1
-    part = np.zeros((n_chunks, coef.size))
-    for c in prange(n_chunks):
-        hessian_diag_chunk(X, y, sw, coef, fit_intercept, loss_id, bounds[c], bounds[c + 1], part[c])
-    sum_chunks(part, out)
+    totals, vectors = partials(n_chunks, 0, coef.size)
+    groups = n_groups(n_chunks)
+    for g in prange(groups):
+        first, last = group_range(n_chunks, groups, g)
+        hessian_diag_chunks(X, y, sw, coef, fit_intercept, loss_id, bounds, first, last, totals, vectors)
+    combine(totals, vectors, np.empty(0), out)
 
 
 @jit()

@@ -29,8 +29,9 @@ Assumptions (the Python layer checks them; these kernels check nothing)
 Every kernel returns *unnormalized* sums ``sum_i s_i (...)`` without the L2 term; the objective
 divides by ``sum_i s_i`` and adds the penalty.
 
-Each parallel kernel is a thin ``prange`` over chunks around a serial ``*_chunk`` function (also
-what a caller runs on one chunk of rows, e.g. a dask worker). :func:`hessian` is a serial driver
+Each kernel is a serial ``*_chunks`` function over a range of row chunks (the protocol of
+:mod:`._chunks`; the Python API runs it on its thread pool) and a ``prange`` driver of the same
+name for callers in compiled code. :func:`hessian` is a serial driver
 around one parallel kernel that only sees densified float64 blocks, so it compiles once for all
 matrix formats.
 """
@@ -51,6 +52,7 @@ from ..losses import (
     multinomial_row_loss,
     multinomial_row_softmax,
 )
+from ._chunks import combine, group_range, n_groups, partials
 from ._matrix import (
     block_rows,
     chunk_bounds,
@@ -62,7 +64,6 @@ from ._matrix import (
     rows_sq_axpy,
     whole_tiles,
 )
-from .linear import sum_chunks  # the one deterministic combine of per-chunk partials
 
 #: Per-block score scratch (``n_scores x rows`` float64) is kept to about this many values, so a
 #: large ``K`` shortens the cache block instead of growing the scratch (256 KiB per array).
@@ -93,9 +94,10 @@ def _rows_per_block(X, n_scores):
 # --- loss and gradient ---------------------------------------------------------------------------
 
 @jit()
-def loss_gradient_chunk(X, y, sw, coef, fit_intercept, n_classes, start, stop,
-                        want_gradient, grad_out, curvature_out):
-    """Rows ``start:stop`` of :func:`loss_gradient`; *adds* into ``grad_out``, returns the loss sum.
+def loss_gradient_chunks(X, y, sw, coef, fit_intercept, n_classes, want_gradient, curvature_out,
+                         bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of :func:`loss_gradient`: ``totals[c, 0]`` gets chunk ``c``'s loss sum,
+    ``vectors[c]`` its gradient sum (when ``want_gradient``), ``curvature_out`` its rows' probabilities.
 
     Per cache block: scores ``Z`` (K, m) by :func:`rows_dot`, the scores of the labels, then the
     softmax of every row at once (:func:`multinomial_block_softmax`, loops over the rows of the
@@ -109,7 +111,6 @@ def loss_gradient_chunk(X, y, sw, coef, fit_intercept, n_classes, start, stop,
     block = _rows_per_block(X, K)
     W = coef.reshape((K, p))
     intercept = _intercepts(W, d, fit_intercept)
-    G_out = grad_out.reshape((K, grad_out.size // K))  # (K, 0) when no gradient is wanted
     has_sw = sw.size > 0
     want_curvature = curvature_out.size > 0
     Z = np.empty((K, block))  # scores, then exponentials, then gradients
@@ -118,45 +119,48 @@ def loss_gradient_chunk(X, y, sw, coef, fit_intercept, n_classes, start, stop,
     others = np.empty(block)
     zy = np.empty(block)
     scale = np.empty(block)  # 1 / sum(e), then s_i / sum(e)
-    acc_intercept = np.zeros(K)
-    acc_loss = 0.0
-    for a in range(start, stop, block):
-        b = min(stop, a + block)
-        m = b - a
-        first = np.uintp(a)
-        rows_dot(X, a, b, W, Z)
-        for r in range(m):
-            yi = y[first + np.uintp(r)]
-            zy[r] = Z[yi, r] + intercept[yi]
-        multinomial_block_softmax(Z, intercept, m, zmax, top, others)
-        block_loss = 0.0
-        for r in range(m):
-            s = sw[first + np.uintp(r)] if has_sw else 1.0
-            block_loss += s * multinomial_loss_of(zmax[r], zy[r], others[r])
-        acc_loss += block_loss
-        for r in range(m):
-            scale[r] = 1.0 / (1.0 + others[r])
-        if want_curvature:
+    acc_intercept = np.empty(K)
+    for c in range(first, last):
+        G_out = vectors[c].reshape((K, vectors.shape[1] // K))  # (K, 0) when no gradient is wanted
+        acc_intercept[:] = 0.0
+        acc_loss = 0.0
+        for a in range(bounds[c], bounds[c + 1], block):
+            b = min(bounds[c + 1], a + block)
+            m = b - a
+            row0 = np.uintp(a)
+            rows_dot(X, a, b, W, Z)
             for r in range(m):
-                i = a + r
+                yi = y[row0 + np.uintp(r)]
+                zy[r] = Z[yi, r] + intercept[yi]
+            multinomial_block_softmax(Z, intercept, m, zmax, top, others)
+            block_loss = 0.0
+            for r in range(m):
+                s = sw[row0 + np.uintp(r)] if has_sw else 1.0
+                block_loss += s * multinomial_loss_of(zmax[r], zy[r], others[r])
+            acc_loss += block_loss
+            for r in range(m):
+                scale[r] = 1.0 / (1.0 + others[r])
+            if want_curvature:
+                for r in range(m):
+                    i = a + r
+                    for k in range(K):
+                        curvature_out[i * K + k] = Z[k, r] * scale[r]
+            if want_gradient:
+                if has_sw:
+                    for r in range(m):
+                        scale[r] *= sw[row0 + np.uintp(r)]
+                # s_i (p_k - [k == y_i]) in place of the exponentials (zy is free again as scratch)
+                multinomial_block_gradient(Z, y, row0, m, top, others, scale, zy)
                 for k in range(K):
-                    curvature_out[i * K + k] = Z[k, r] * scale[r]
-        if want_gradient:
-            if has_sw:
-                for r in range(m):
-                    scale[r] *= sw[first + np.uintp(r)]
-            # s_i (p_k - [k == y_i]) in place of the exponentials (zy is free again as scratch)
-            multinomial_block_gradient(Z, y, first, m, top, others, scale, zy)
+                    acc = 0.0
+                    for r in range(m):
+                        acc += Z[k, r]
+                    acc_intercept[k] += acc
+                rows_axpy(X, a, b, Z, G_out)
+        if want_gradient and fit_intercept:
             for k in range(K):
-                acc = 0.0
-                for r in range(m):
-                    acc += Z[k, r]
-                acc_intercept[k] += acc
-            rows_axpy(X, a, b, Z, G_out)
-    if want_gradient and fit_intercept:
-        for k in range(K):
-            G_out[k, d] += acc_intercept[k]
-    return acc_loss
+                G_out[k, d] += acc_intercept[k]
+        totals[c, 0] = acc_loss
 
 
 @jit(parallel=True)
@@ -185,25 +189,23 @@ def loss_gradient(X, y, sw, coef, fit_intercept, n_classes, want_gradient, grad_
     fit_intercept, n_classes, want_gradient = np.bool_(fit_intercept), np.int64(n_classes), np.bool_(want_gradient)
     bounds = chunk_bounds(X, coef.size)
     n_chunks = bounds.size - 1
-    loss_part = np.zeros(n_chunks)
-    grad_part = np.zeros((n_chunks, coef.size if want_gradient else 0))
-    for c in prange(n_chunks):
-        loss_part[c] = loss_gradient_chunk(X, y, sw, coef, fit_intercept, n_classes,
-                                           bounds[c], bounds[c + 1], want_gradient,
-                                           grad_part[c], curvature_out)
-    if want_gradient:
-        sum_chunks(grad_part, grad_out)
-    total = 0.0
-    for c in range(n_chunks):
-        total += loss_part[c]
-    return total
+    totals, vectors = partials(n_chunks, 1, coef.size if want_gradient else 0)
+    groups = n_groups(n_chunks)
+    for g in prange(groups):
+        first, last = group_range(n_chunks, groups, g)
+        loss_gradient_chunks(X, y, sw, coef, fit_intercept, n_classes, want_gradient, curvature_out,
+                             bounds, first, last, totals, vectors)
+    total = np.empty(1)
+    combine(totals, vectors, total, grad_out)
+    return total[0]
 
 
 # --- Hessian-vector products ---------------------------------------------------------------------
 
 @jit()
-def hessp_chunk(X, y, sw, coef, fit_intercept, n_classes, curvature, V, start, stop, out):
-    """Rows ``start:stop`` of :func:`hessp`; *adds* into ``out`` (k, K * p).
+def hessp_chunks(X, y, sw, coef, fit_intercept, n_classes, curvature, V, bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of :func:`hessp`: ``vectors[c]`` gets chunk ``c``'s products, the
+    ``(k, K * p)`` array flattened (``totals`` is not used).
 
     Per cache block: all scores by one :func:`rows_dot`, the probabilities of every row at once
     (:func:`multinomial_block_softmax`, or the cached ones), then for each direction
@@ -218,17 +220,16 @@ def hessp_chunk(X, y, sw, coef, fit_intercept, n_classes, curvature, V, start, s
     has_sw = sw.size > 0
     # Rows 0..K-1 of W score coef (unless the probabilities are cached), the next n_dir * K rows
     # are the directions, so that one read of each block serves every dot product.
-    first = 0 if cached else K
-    n_scores = first + n_dir * K
+    lead = 0 if cached else K
+    n_scores = lead + n_dir * K
     W = np.empty((n_scores, p))
     W_flat = W.reshape(n_scores * p)
     V_flat = V.reshape(n_dir * n_coef)
-    for j in range(p * first):
+    for j in range(p * lead):
         W_flat[j] = coef[j]
     for j in range(n_dir * n_coef):
-        W_flat[p * first + j] = V_flat[j]
+        W_flat[p * lead + j] = V_flat[j]
     intercept = _intercepts(W, d, fit_intercept)
-    OUT = out.reshape((n_dir * K, p))
     block = _rows_per_block(X, n_scores + K)
     Z = np.empty((n_scores, block))
     P = np.empty((K, block))  # probabilities (exponentials first when not cached)
@@ -238,51 +239,54 @@ def hessp_chunk(X, y, sw, coef, fit_intercept, n_classes, curvature, V, start, s
     others = np.empty(block)
     scale = np.empty(block)  # s_i
     pu = np.empty(block)
-    acc_intercept = np.zeros(n_dir * K)
-    for a in range(start, stop, block):
-        b = min(stop, a + block)
-        m = b - a
-        first_row = np.uintp(a)
-        rows_dot(X, a, b, W, Z)
-        for r in range(m):
-            scale[r] = sw[first_row + np.uintp(r)] if has_sw else 1.0
-        if cached:
-            for k in range(K):
-                for r in range(m):
-                    P[k, r] = curvature[(a + r) * K + k]
-        else:
-            # Every loop runs over the rows of the block with the class fixed (vectorizes).
-            for k in range(K):
-                for r in range(m):
-                    P[k, r] = Z[k, r]
-            multinomial_block_softmax(P, intercept, m, zmax, top, others)
+    acc_intercept = np.empty(n_dir * K)
+    for c in range(first, last):
+        OUT = vectors[c].reshape((n_dir * K, p))
+        acc_intercept[:] = 0.0
+        for a in range(bounds[c], bounds[c + 1], block):
+            b = min(bounds[c + 1], a + block)
+            m = b - a
+            first_row = np.uintp(a)
+            rows_dot(X, a, b, W, Z)
             for r in range(m):
-                others[r] = 1.0 / (1.0 + others[r])  # now 1 / sum(e) of the row
-            for k in range(K):
+                scale[r] = sw[first_row + np.uintp(r)] if has_sw else 1.0
+            if cached:
+                for k in range(K):
+                    for r in range(m):
+                        P[k, r] = curvature[(a + r) * K + k]
+            else:
+                # Every loop runs over the rows of the block with the class fixed (vectorizes).
+                for k in range(K):
+                    for r in range(m):
+                        P[k, r] = Z[k, r]
+                multinomial_block_softmax(P, intercept, m, zmax, top, others)
                 for r in range(m):
-                    P[k, r] *= others[r]  # p_k = e[k] / sum(e), as multinomial_row_softmax's callers
-        for j in range(n_dir):
-            # u = V_j x~ (the directional change of the K scores); the row's contribution
-            # is s (p o u - p (p . u)) = s p_k (u_k - p . u).
-            base = first + j * K
-            for r in range(m):
-                pu[r] = 0.0
-            for k in range(K):
-                shift = intercept[base + k]
+                    others[r] = 1.0 / (1.0 + others[r])  # now 1 / sum(e) of the row
+                for k in range(K):
+                    for r in range(m):
+                        P[k, r] *= others[r]  # p_k = e[k] / sum(e), as multinomial_row_softmax's callers
+            for j in range(n_dir):
+                # u = V_j x~ (the directional change of the K scores); the row's contribution
+                # is s (p o u - p (p . u)) = s p_k (u_k - p . u).
+                base = lead + j * K
                 for r in range(m):
-                    pu[r] += P[k, r] * (Z[base + k, r] + shift)
-            for k in range(K):
-                shift = intercept[base + k]
-                acc = 0.0
-                for r in range(m):
-                    t = scale[r] * P[k, r] * ((Z[base + k, r] + shift) - pu[r])
-                    T[j * K + k, r] = t
-                    acc += t
-                acc_intercept[j * K + k] += acc
-        rows_axpy(X, a, b, T, OUT)
-    if fit_intercept:
-        for q in range(n_dir * K):
-            OUT[q, d] += acc_intercept[q]
+                    pu[r] = 0.0
+                for k in range(K):
+                    shift = intercept[base + k]
+                    for r in range(m):
+                        pu[r] += P[k, r] * (Z[base + k, r] + shift)
+                for k in range(K):
+                    shift = intercept[base + k]
+                    acc = 0.0
+                    for r in range(m):
+                        t = scale[r] * P[k, r] * ((Z[base + k, r] + shift) - pu[r])
+                        T[j * K + k, r] = t
+                        acc += t
+                    acc_intercept[j * K + k] += acc
+            rows_axpy(X, a, b, T, OUT)
+        if fit_intercept:
+            for q in range(n_dir * K):
+                OUT[q, d] += acc_intercept[q]
 
 
 @jit(parallel=True)
@@ -300,52 +304,55 @@ def hessp(X, y, sw, coef, fit_intercept, n_classes, curvature, V, out):
     out : float64 (k, K * p) C-contiguous, overwritten (unnormalized, no L2 term)
     """
     fit_intercept, n_classes = np.bool_(fit_intercept), np.int64(n_classes)  # see loss_gradient
-    n_dir, n_coef = V.shape
-    bounds = chunk_bounds(X, n_dir * n_coef)
+    bounds = chunk_bounds(X, V.size)
     n_chunks = bounds.size - 1
-    part = np.zeros((n_chunks, n_dir, n_coef))
-    for c in prange(n_chunks):
-        hessp_chunk(X, y, sw, coef, fit_intercept, n_classes, curvature, V,
-                    bounds[c], bounds[c + 1], part[c])
-    sum_chunks(part.reshape((n_chunks, n_dir * n_coef)), out.reshape(n_dir * n_coef))
+    totals, vectors = partials(n_chunks, 0, V.size)
+    groups = n_groups(n_chunks)
+    for g in prange(groups):
+        first, last = group_range(n_chunks, groups, g)
+        hessp_chunks(X, y, sw, coef, fit_intercept, n_classes, curvature, V, bounds, first, last, totals, vectors)
+    combine(totals, vectors, np.empty(0), out.reshape(out.size))
 
 
 # --- diagonal of the Hessian ---------------------------------------------------------------------
 
 @jit()
-def hessian_diag_chunk(X, y, sw, coef, fit_intercept, n_classes, start, stop, out):
-    """Rows ``start:stop`` of :func:`hessian_diag`; *adds* into ``out`` (K * p,)."""
+def hessian_diag_chunks(X, y, sw, coef, fit_intercept, n_classes, bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of :func:`hessian_diag`: ``vectors[c]`` gets chunk ``c``'s diagonal
+    (``(K, p)`` flattened)."""
     K = n_classes
     d = n_cols(X)
     p = coef.size // K
     block = _rows_per_block(X, K)
     W = coef.reshape((K, p))
     intercept = _intercepts(W, d, fit_intercept)
-    OUT = out.reshape((K, p))
     has_sw = sw.size > 0
     Z = np.empty((K, block))
     H = np.empty((K, block))
     z = np.empty(K)
     e = np.empty(K)
-    acc_intercept = np.zeros(K)
-    for a in range(start, stop, block):
-        b = min(stop, a + block)
-        rows_dot(X, a, b, W, Z)
-        for r in range(b - a):
-            s = sw[a + r] if has_sw else 1.0
+    acc_intercept = np.empty(K)
+    for c in range(first, last):
+        OUT = vectors[c].reshape((K, p))
+        acc_intercept[:] = 0.0
+        for a in range(bounds[c], bounds[c + 1], block):
+            b = min(bounds[c + 1], a + block)
+            rows_dot(X, a, b, W, Z)
+            for r in range(b - a):
+                s = sw[a + r] if has_sw else 1.0
+                for k in range(K):
+                    z[k] = Z[k, r] + intercept[k]
+                _, top, others = multinomial_row_softmax(z, e)
+                inv_total = 1.0 / (1.0 + others)
+                for k in range(K):
+                    h = s * multinomial_hessian(e, k, top, others, inv_total)
+                    H[k, r] = h
+                    acc_intercept[k] += h
             for k in range(K):
-                z[k] = Z[k, r] + intercept[k]
-            _, top, others = multinomial_row_softmax(z, e)
-            inv_total = 1.0 / (1.0 + others)
+                rows_sq_axpy(X, a, b, H[k], OUT[k])  # the block is still in cache for each class
+        if fit_intercept:
             for k in range(K):
-                h = s * multinomial_hessian(e, k, top, others, inv_total)
-                H[k, r] = h
-                acc_intercept[k] += h
-        for k in range(K):
-            rows_sq_axpy(X, a, b, H[k], OUT[k])  # the block is still in cache for each class
-    if fit_intercept:
-        for k in range(K):
-            OUT[k, d] += acc_intercept[k]
+                OUT[k, d] += acc_intercept[k]
 
 
 @jit(parallel=True)
@@ -354,10 +361,12 @@ def hessian_diag(X, y, sw, coef, fit_intercept, n_classes, out):
     fit_intercept, n_classes = np.bool_(fit_intercept), np.int64(n_classes)  # see loss_gradient
     bounds = chunk_bounds(X, coef.size)
     n_chunks = bounds.size - 1
-    part = np.zeros((n_chunks, coef.size))
-    for c in prange(n_chunks):
-        hessian_diag_chunk(X, y, sw, coef, fit_intercept, n_classes, bounds[c], bounds[c + 1], part[c])
-    sum_chunks(part, out)
+    totals, vectors = partials(n_chunks, 0, coef.size)
+    groups = n_groups(n_chunks)
+    for g in prange(groups):
+        first, last = group_range(n_chunks, groups, g)
+        hessian_diag_chunks(X, y, sw, coef, fit_intercept, n_classes, bounds, first, last, totals, vectors)
+    combine(totals, vectors, np.empty(0), out)
 
 
 # --- full Hessian --------------------------------------------------------------------------------
@@ -459,8 +468,9 @@ def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
 # --- pointwise (section 2 of the contract) -------------------------------------------------------
 
 @jit()
-def pointwise_chunk(y, raw, sw, start, stop, loss_out, grad_out, hess_out):
-    """Rows ``start:stop`` of :func:`pointwise`; returns ``(sum s_i loss_i, sum s_i)``."""
+def pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of :func:`pointwise`: ``totals[c]`` gets chunk ``c``'s
+    ``(sum s_i loss_i, sum s_i)`` (``vectors`` is not used)."""
     K = raw.shape[1]
     has_sw = sw.size > 0
     want_loss = loss_out.size > 0
@@ -471,27 +481,29 @@ def pointwise_chunk(y, raw, sw, start, stop, loss_out, grad_out, hess_out):
     H = hess_out.reshape((hess_out.size // K, K))
     z = np.empty(K)
     e = np.empty(K)
-    acc_loss = 0.0
-    acc_weight = 0.0
-    for i in range(start, stop):
-        s = sw[i] if has_sw else 1.0
-        yi = y[i]
-        for k in range(K):
-            z[k] = raw[i, k]
-        zmax, top, others = multinomial_row_softmax(z, e)
-        loss = s * multinomial_row_loss(z, yi, zmax, others)
-        acc_loss += loss
-        acc_weight += s
-        if want_loss:
-            loss_out[i] = loss
-        inv_total = 1.0 / (1.0 + others)
-        if want_grad:
+    for c in range(first, last):
+        acc_loss = 0.0
+        acc_weight = 0.0
+        for i in range(bounds[c], bounds[c + 1]):
+            s = sw[i] if has_sw else 1.0
+            yi = y[i]
             for k in range(K):
-                G[i, k] = s * multinomial_gradient(e, k, yi, top, others, inv_total)
-        if want_hess:
-            for k in range(K):
-                H[i, k] = s * multinomial_hessian(e, k, top, others, inv_total)
-    return acc_loss, acc_weight
+                z[k] = raw[i, k]
+            zmax, top, others = multinomial_row_softmax(z, e)
+            loss = s * multinomial_row_loss(z, yi, zmax, others)
+            acc_loss += loss
+            acc_weight += s
+            if want_loss:
+                loss_out[i] = loss
+            inv_total = 1.0 / (1.0 + others)
+            if want_grad:
+                for k in range(K):
+                    G[i, k] = s * multinomial_gradient(e, k, yi, top, others, inv_total)
+            if want_hess:
+                for k in range(K):
+                    H[i, k] = s * multinomial_hessian(e, k, top, others, inv_total)
+        totals[c, 0] = acc_loss
+        totals[c, 1] = acc_weight
 
 
 @jit(parallel=True)
@@ -514,13 +526,11 @@ def pointwise(y, raw, sw, loss_out, grad_out, hess_out):
     """
     bounds = chunk_bounds(raw, 2)
     n_chunks = bounds.size - 1
-    part = np.zeros((n_chunks, 2))
-    for c in prange(n_chunks):
-        part[c, 0], part[c, 1] = pointwise_chunk(y, raw, sw, bounds[c], bounds[c + 1],
-                                                 loss_out, grad_out, hess_out)
-    loss_sum = 0.0
-    weight_sum = 0.0
-    for c in range(n_chunks):
-        loss_sum += part[c, 0]
-        weight_sum += part[c, 1]
-    return loss_sum, weight_sum
+    totals, vectors = partials(n_chunks, 2, 0)
+    groups = n_groups(n_chunks)
+    for g in prange(groups):
+        first, last = group_range(n_chunks, groups, g)
+        pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, last, totals, vectors)
+    sums = np.empty(2)
+    combine(totals, vectors, sums, np.empty(0))
+    return sums[0], sums[1]

@@ -15,49 +15,49 @@ from numba import prange
 
 from .. import _config
 from .._jit import jit
-from ..losses import VALUE, VALUE_GRADIENT, VALUE_GRADIENT_HESSIAN, pointwise_rows
-from ._matrix import _dense_chunk_bounds
+from ._chunks import combine, group_range, n_groups, partials
+from ._loops import check_loop, mode_of, pointwise_rows
+from ._matrix import chunk_bounds
 
 
 @jit()
-def binary_pointwise_chunk(y, raw, sw, loss_id, start, stop, loss_out, grad_out, hess_out):
-    """Rows ``start:stop`` of :func:`binary_pointwise`; returns (sum s_i loss_i, sum s_i)."""
+def binary_pointwise_chunks(y, raw, sw, loss_id, loss_out, grad_out, hess_out, bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of :func:`binary_pointwise`: ``totals[c]`` gets chunk ``c``'s
+    ``(sum s_i loss_i, sum s_i)`` (``vectors`` is not used)."""
     want_loss = loss_out.size > 0
     want_grad = grad_out.size > 0
     want_hess = hess_out.size > 0
-    if want_hess:
-        mode = VALUE_GRADIENT_HESSIAN
-    elif want_grad:
-        mode = VALUE_GRADIENT
-    else:
-        mode = VALUE
+    mode = mode_of(want_grad, want_hess)
     block = _config.MAX_BLOCK_ROWS
     z = np.empty(block)
     L = np.empty(block)
     G = np.empty(block)
     H = np.empty(block)
-    acc_loss = 0.0
-    for a in range(start, stop, block):
-        m = min(stop, a + block) - a
-        for r in range(m):
-            z[r] = raw[a + r]
-        acc_loss += pointwise_rows(loss_id, mode, y, sw, a, m, z, L, G, H)
-        if want_loss:
+    for c in range(first, last):
+        start, stop = bounds[c], bounds[c + 1]
+        acc_loss = 0.0
+        for a in range(start, stop, block):
+            m = min(stop, a + block) - a
             for r in range(m):
-                loss_out[a + r] = L[r]
-        if want_grad:
-            for r in range(m):
-                grad_out[a + r] = G[r]
-        if want_hess:
-            for r in range(m):
-                hess_out[a + r] = H[r]
-    if sw.size > 0:
-        acc_weight = 0.0
-        for i in range(start, stop):
-            acc_weight += sw[i]
-    else:
-        acc_weight = float(stop - start)
-    return acc_loss, acc_weight
+                z[r] = raw[a + r]
+            acc_loss += pointwise_rows(loss_id, mode, y, sw, a, m, z, L, G, H)
+            if want_loss:
+                for r in range(m):
+                    loss_out[a + r] = L[r]
+            if want_grad:
+                for r in range(m):
+                    grad_out[a + r] = G[r]
+            if want_hess:
+                for r in range(m):
+                    hess_out[a + r] = H[r]
+        if sw.size > 0:
+            acc_weight = 0.0
+            for i in range(start, stop):
+                acc_weight += sw[i]
+        else:
+            acc_weight = float(stop - start)
+        totals[c, 0] = acc_loss
+        totals[c, 1] = acc_weight
 
 
 @jit(parallel=True)
@@ -72,17 +72,17 @@ def binary_pointwise(y, raw, sw, loss_id, loss_out, grad_out, hess_out):
     (float, float) : ``sum_i s_i loss_i`` and ``sum_i s_i``, each in chunk order.
     """
     # A constant loss id from a caller's @njit code arrives as a Literal type: re-typed here, so
-    # that the chunk function (and pointwise_rows) compile once, not once more per constant.
+    # that the chunk function compiles once, not once more per constant.
     loss_id = np.int64(loss_id)
-    bounds = _dense_chunk_bounds(raw.size)
+    check_loop(loss_id, mode_of(grad_out.size > 0, hess_out.size > 0))
+    bounds = chunk_bounds(raw, 2)
     n_chunks = bounds.size - 1
-    part = np.zeros((n_chunks, 2))
-    for c in prange(n_chunks):
-        part[c, 0], part[c, 1] = binary_pointwise_chunk(
-            y, raw, sw, loss_id, bounds[c], bounds[c + 1], loss_out, grad_out, hess_out)
-    loss_sum = 0.0
-    weight_sum = 0.0
-    for c in range(n_chunks):
-        loss_sum += part[c, 0]
-        weight_sum += part[c, 1]
-    return loss_sum, weight_sum
+    totals, vectors = partials(n_chunks, 2, 0)
+    groups = n_groups(n_chunks)
+    for g in prange(groups):
+        first, last = group_range(n_chunks, groups, g)
+        binary_pointwise_chunks(y, raw, sw, loss_id, loss_out, grad_out, hess_out, bounds, first, last,
+                                totals, vectors)
+    sums = np.empty(2)
+    combine(totals, vectors, sums, np.empty(0))
+    return sums[0], sums[1]

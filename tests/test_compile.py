@@ -1,0 +1,124 @@
+"""What a call compiles, and what the cache may serve.
+
+* One compiled kernel serves every binary loss and read-only inputs (no second compile);
+* a call prepares only its own loss's loops, for the modes it uses;
+* a kernel run from compiled code with a loss that was not prepared raises instead of calling it;
+* an edit of a helper in another file than the kernel is never hidden by a stale cache.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import make_problem
+
+import fastloss
+from fastloss.kernels import linear, pointwise
+
+PACKAGE = os.path.dirname(fastloss.__file__)
+
+
+def _run(code: str, env_extra: dict | None = None, cwd=None) -> str:
+    env = dict(os.environ, **(env_extra or {}))
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
+                          text=True, timeout=600, cwd=cwd)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _n_signatures(*dispatchers) -> int:
+    return sum(len(d.signatures) for d in dispatchers)
+
+
+def test_one_compiled_kernel_serves_every_binary_loss():
+    X, y, sw = make_problem()
+    coef = np.zeros(X.shape[1] + 1)
+    fastloss.LinearObjective(X, y, "logistic").loss_gradient(coef)
+    before = _n_signatures(linear.loss_gradient_chunks)
+    for loss in fastloss.LOSSES[:-1]:
+        fastloss.LinearObjective(X, y, loss, sample_weight=sw).loss_gradient(coef)
+    assert _n_signatures(linear.loss_gradient_chunks) == before
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_read_only_inputs_share_the_compiled_kernel_and_give_the_same_bits(order, tmp_path):
+    X, y, sw = make_problem(order=order)
+    coef = np.random.default_rng(3).standard_normal(X.shape[1] + 1) * 0.3
+    expected = fastloss.LinearObjective(X, y, sample_weight=sw).loss_gradient(coef)
+    L = fastloss.get_loss("logistic")
+    expected_pointwise = L.loss_gradient(y, X[:, 0].copy(), sample_weight=sw)
+    kernels = (linear.loss_gradient_chunks, pointwise.binary_pointwise_chunks)
+    before = _n_signatures(*kernels)
+
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    frozen = [a.copy(order="K") for a in (X, y, sw)]
+    for a in frozen:
+        a.setflags(write=False)
+    for X_ro, y_ro, sw_ro in ((mapped, y, sw), tuple(frozen)):
+        loss, grad = fastloss.LinearObjective(X_ro, y_ro, sample_weight=sw_ro).loss_gradient(coef)
+        assert loss == expected[0]
+        np.testing.assert_array_equal(grad, expected[1])
+    raw = X[:, 0].copy()
+    raw.setflags(write=False)
+    got = L.loss_gradient(frozen[1], raw, sample_weight=frozen[2])
+    for a, b in zip(got, expected_pointwise, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert _n_signatures(*kernels) == before
+    assert not any(a.flags.writeable for a in frozen) and not mapped.flags.writeable
+
+
+@pytest.mark.slow
+def test_a_call_prepares_only_its_loss_and_modes_and_unprepared_losses_raise():
+    out = _run("""
+        import numpy as np, fastloss
+        from fastloss.kernels import _loops, linear
+        from fastloss.losses import LOSS_IDS
+        X = np.random.default_rng(0).standard_normal((500, 4)); y = (X[:, 0] > 0).astype(float)
+        obj = fastloss.LinearObjective(X, y, "savage")
+        c = np.zeros(5)
+        prepared = []
+        obj.loss_gradient(c); prepared.append(sorted(_loops._compiled))
+        obj.hessp(c, c); prepared.append(sorted(_loops._compiled))
+        try:
+            linear.loss_gradient(X, y, np.empty(0), c, True, LOSS_IDS["tangent"], True, np.empty(5), np.empty(0))
+            raised = False
+        except ValueError as e:
+            raised = "prepare" in str(e)
+        print(repr((prepared, raised)))
+    """)
+    prepared, raised = eval(out)
+    slot = 8 * fastloss.LOSSES.index("savage")
+    assert prepared == [[slot + 3], [slot + 3, slot + 4]]  # value_gradient, then hessian
+    assert raised
+
+
+@pytest.mark.slow
+def test_an_edited_helper_is_never_served_from_a_stale_cache(tmp_path):
+    copy = tmp_path / "site" / "fastloss"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"PYTHONPATH": str(tmp_path / "site"), "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    code = """
+        import numpy as np, fastloss
+        from fastloss.kernels import pointwise
+        assert fastloss.__file__.startswith({root!r}), fastloss.__file__
+        value = fastloss.get_loss("logistic").loss(np.array([1.0, 0.0]), np.array([0.5, -2.0]))
+        print(repr((value.tolist(), sum(pointwise.binary_pointwise_chunks.stats.cache_hits.values()))))
+    """.format(root=str(tmp_path / "site"))
+    first, hits_first = eval(_run(code, env, cwd=tmp_path))
+    again, hits_again = eval(_run(code, env, cwd=tmp_path))
+    assert again == first and hits_first == 0 and hits_again > 0  # the cache works ...
+
+    losses_py = copy / "losses.py"  # ... and a helper outside the kernels' files changes:
+    source = losses_py.read_text()
+    old = "    return a + y * max(-z, 0.0) + (1.0 - y) * max(z, 0.0)\n"
+    assert source.count(old) == 1
+    losses_py.write_text(source.replace(old, "    return 1.0 + a + y * max(-z, 0.0) + (1.0 - y) * max(z, 0.0)\n"))
+    edited, _ = eval(_run(code, env, cwd=tmp_path))
+    np.testing.assert_allclose(edited, np.add(first, 1.0), rtol=1e-15)

@@ -2,8 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# One Numba cache for the whole run: each kernel compiles once per type combination, then loads.
-export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
+# Compiled kernels are cached in ~/.cache/fastloss (or $$NUMBA_CACHE_DIR/fastloss), in a folder
+# named after a hash of the package's sources: the demo, the tests and your own scripts share it.
 
 .PHONY: demo test test-fast bench profile lint clean
 
@@ -33,4 +33,4 @@ lint: $(VENV)/.ok-dev
 	$(VENV)/bin/ruff check fastloss tests bench examples
 
 clean:
-	rm -rf $(VENV) .numba_cache .pytest_cache .benchmarks
+	rm -rf $(VENV) .pytest_cache .benchmarks

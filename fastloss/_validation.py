@@ -68,10 +68,11 @@ def _first_nonfinite_1d(a: np.ndarray) -> int:
 
 class _ReadOnlyMemory:
     """The memory of a read-only array, offered to NumPy without the read-only flag (see
-    :func:`kernel_input`); holds the array, so that the memory outlives every view of it."""
+    :func:`kernel_input`). Holds the array as ``base``, so that the memory outlives every view of
+    it and the chain of ``.base`` still leads to its owner (a memory map, say)."""
 
     def __init__(self, array: np.ndarray):
-        self.array = array
+        self.base = array
         interface = dict(array.__array_interface__)
         interface["data"] = (interface["data"][0], False)
         self.__array_interface__ = interface

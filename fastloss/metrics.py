@@ -5,15 +5,15 @@ Layers, in the order the data flows:
 1. ``log_loss`` checks and converts every argument in Python, replicating what
    ``sklearn.metrics.log_loss`` (scikit-learn 1.9) accepts, rejects and warns about, and maps the
    labels to column indices the way ``LabelBinarizer`` does (sorted unique labels, ``searchsorted``).
-2. One of two kernels sums ``w_i * -log(clip(p_i))`` over the rows: ``_class_index_log_loss``
+2. One of two kernels sums ``w_i * -log(clip(p_i))`` over the rows: ``_class_index_log_loss_chunks``
    (one true class per row: every 1-D ``y_true``, and one-hot indicator matrices) or
-   ``_indicator_log_loss`` (a general label-indicator ``y_true``, several or no classes per row).
+   ``_indicator_log_loss_chunks`` (a general label-indicator ``y_true``, several or no classes per
+   row).
 
-Kernel guarantees: one pass over ``y_pred``; the rows are cut into chunks whose boundaries depend
-only on ``n`` (``_config.MIN_CHUNK_ROWS``, ``_config.MAX_CHUNKS``); each chunk's float64 partial
-sums are written to its own slot inside a ``prange`` over chunks and the partials are added
-serially in chunk order, so the result is bitwise identical for every Numba thread count.
-The kernels assume validated inputs and check nothing.
+Kernel guarantees: one pass over ``y_pred``; the kernels follow the chunk protocol of
+:mod:`fastloss.kernels._chunks` (chunk boundaries from ``n`` only, float64 partial sums per chunk,
+added in chunk order) and run on fastloss's thread pool, so the result is bitwise identical for
+every thread count. The kernels assume validated inputs and check nothing.
 
 scikit-learn semantics reproduced (see ``log_loss``'s docstring): clipping to
 ``[eps, 1 - eps]`` with ``eps`` of ``y_pred``'s dtype (no renormalisation of the rows, only a
@@ -27,12 +27,11 @@ import math
 import warnings
 
 import numpy as np
-from numba import prange
 from numpy.typing import ArrayLike
 
-from . import _config
 from ._jit import jit
-from .kernels._matrix import thread_balanced
+from ._parallel import run_chunks
+from .kernels._chunks import bounds_of
 
 __all__ = ["log_loss"]
 
@@ -61,8 +60,9 @@ def _row_sum_is_off(proba, i, tolerance):
     return abs(row_sum - 1.0) > tolerance
 
 
-@jit(parallel=True)
-def _class_index_log_loss(class_index, proba, weights, chunk_bounds, lower, upper, one, tolerance):
+@jit()
+def _class_index_log_loss_chunks(class_index, proba, weights, lower, upper, one, tolerance,
+                                 chunk_bounds, first, last, totals, vectors):
     """Sum of ``weights[i] * -log(clip(p_i))`` with one true class per row.
 
     Parameters
@@ -74,25 +74,18 @@ def _class_index_log_loss(class_index, proba, weights, chunk_bounds, lower, uppe
         ``one - proba[i, 0]`` (computed in ``proba``'s dtype, before clipping, as scikit-learn does).
     weights : float64 array of shape (n,) or (0,)
         Sample weights; size 0 means unweighted (every weight 1).
-    chunk_bounds : int64 array of shape (n_chunks + 1,)
-        Increasing row boundaries, ``chunk_bounds[0] == 0`` and ``chunk_bounds[-1] == n``.
     lower, upper, one : scalars of ``proba``'s dtype
         Clipping bounds ``eps`` and ``1 - eps``, and the number 1.
     tolerance : float
         A row (K >= 2) whose sum misses 1 by more than this is counted as not normalised.
-
-    Returns
-    -------
-    (loss_sum, weight_sum, n_rows_off) : (float, float, int)
-        ``weight_sum`` is the float64 sum of ``weights`` (0.0 when unweighted).
+    chunk_bounds, first, last, totals, vectors
+        The chunk protocol (:mod:`fastloss.kernels._chunks`): ``totals[c]`` gets chunk ``c``'s
+        ``(loss_sum, weight_sum, n_rows_off)``, ``weight_sum`` the float64 sum of ``weights``
+        (0.0 when unweighted); ``vectors`` is not used.
     """
-    n_chunks = chunk_bounds.shape[0] - 1
     n_columns = proba.shape[1]
     weighted = weights.shape[0] > 0
-    partial_loss = np.zeros(n_chunks, dtype=np.float64)
-    partial_weight = np.zeros(n_chunks, dtype=np.float64)
-    partial_off = np.zeros(n_chunks, dtype=np.int64)
-    for chunk in prange(n_chunks):
+    for chunk in range(first, last):
         loss_sum = 0.0
         weight_sum = 0.0
         n_off = 0
@@ -111,36 +104,24 @@ def _class_index_log_loss(class_index, proba, weights, chunk_bounds, lower, uppe
                 weight_sum += weights[i]
             else:
                 loss_sum += loss
-        partial_loss[chunk] = loss_sum
-        partial_weight[chunk] = weight_sum
-        partial_off[chunk] = n_off
-    # Serial combination in chunk order: independent of how chunks were spread over threads.
-    loss_total = 0.0
-    weight_total = 0.0
-    off_total = 0
-    for chunk in range(n_chunks):
-        loss_total += partial_loss[chunk]
-        weight_total += partial_weight[chunk]
-        off_total += partial_off[chunk]
-    return loss_total, weight_total, off_total
+        totals[chunk, 0] = loss_sum
+        totals[chunk, 1] = weight_sum
+        totals[chunk, 2] = n_off
 
 
-@jit(parallel=True)
-def _indicator_log_loss(indicator, proba, weights, chunk_bounds, lower, upper, one, tolerance):
+@jit()
+def _indicator_log_loss_chunks(indicator, proba, weights, lower, upper, one, tolerance,
+                               chunk_bounds, first, last, totals, vectors):
     """Sum of ``weights[i] * -sum_k t_ik log(clip(p_ik))`` for a label-indicator matrix ``t``.
 
     ``indicator`` is a float64 array of shape (n, K) (any values: terms with ``t_ik == 0`` are 0,
     as in ``xlogy``); ``proba`` is (n, K), or (n, 1) with ``K == 2`` (the second column, the first
-    being ``one - p``). The other arguments and the result are those of ``_class_index_log_loss``.
+    being ``one - p``). The other arguments are those of ``_class_index_log_loss_chunks``.
     """
-    n_chunks = chunk_bounds.shape[0] - 1
     n_classes = indicator.shape[1]
     one_column = proba.shape[1] == 1
     weighted = weights.shape[0] > 0
-    partial_loss = np.zeros(n_chunks, dtype=np.float64)
-    partial_weight = np.zeros(n_chunks, dtype=np.float64)
-    partial_off = np.zeros(n_chunks, dtype=np.int64)
-    for chunk in prange(n_chunks):
+    for chunk in range(first, last):
         loss_sum = 0.0
         weight_sum = 0.0
         n_off = 0
@@ -163,23 +144,9 @@ def _indicator_log_loss(indicator, proba, weights, chunk_bounds, lower, upper, o
                 weight_sum += weights[i]
             else:
                 loss_sum += loss
-        partial_loss[chunk] = loss_sum
-        partial_weight[chunk] = weight_sum
-        partial_off[chunk] = n_off
-    loss_total = 0.0
-    weight_total = 0.0
-    off_total = 0
-    for chunk in range(n_chunks):
-        loss_total += partial_loss[chunk]
-        weight_total += partial_weight[chunk]
-        off_total += partial_off[chunk]
-    return loss_total, weight_total, off_total
-
-
-def _row_chunk_bounds(n: int) -> np.ndarray:
-    """Chunk boundaries that depend only on ``n`` (the project's rule, as in ``kernels._matrix``)."""
-    n_chunks = int(thread_balanced(max(1, min(_config.MAX_CHUNKS, -(-n // _config.MIN_CHUNK_ROWS)))))
-    return (np.arange(n_chunks + 1, dtype=np.int64) * n) // n_chunks
+        totals[chunk, 0] = loss_sum
+        totals[chunk, 1] = weight_sum
+        totals[chunk, 2] = n_off
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,9 +427,10 @@ def log_loss(
 ) -> float:
     """Log loss (cross-entropy) of predicted probabilities, as ``sklearn.metrics.log_loss``.
 
-    A convenience wrapper around the parallel Numba kernels ``_class_index_log_loss`` and
-    ``_indicator_log_loss``: it checks and converts the arguments, maps the labels to columns,
-    and the kernel sums ``-log`` of the clipped probability of each sample's true class.
+    A convenience wrapper around the Numba kernels ``_class_index_log_loss_chunks`` and
+    ``_indicator_log_loss_chunks`` (run in parallel on fastloss's thread pool): it checks and
+    converts the arguments, maps the labels to columns, and the kernel sums ``-log`` of the clipped
+    probability of each sample's true class.
 
     Parameters
     ----------
@@ -552,15 +520,13 @@ def log_loss(
     scalar = proba.dtype.type
     lower, upper = scalar(finfo.eps), scalar(eps_dtype.type(1) - finfo.eps)
     tolerance = 1e-8 + math.sqrt(float(finfo.eps))  # scikit-learn: isclose(sum, 1, rtol=sqrt(eps))
-    bounds = _row_chunk_bounds(n_samples)
     if indicator is None:
-        loss_sum, weight_sum, n_off = _class_index_log_loss(
-            class_index, proba, weights, bounds, lower, upper, scalar(1), tolerance
-        )
+        chunks, labels = _class_index_log_loss_chunks, class_index
     else:
-        loss_sum, weight_sum, n_off = _indicator_log_loss(
-            indicator, proba, weights, bounds, lower, upper, scalar(1), tolerance
-        )
+        chunks, labels = _indicator_log_loss_chunks, indicator
+    totals, _ = run_chunks(chunks, (labels, proba, weights, lower, upper, scalar(1), tolerance),
+                           bounds_of(proba, 3), 3, 0, None)
+    loss_sum, weight_sum, n_off = totals
     if n_off:
         warnings.warn(
             "The y_pred values do not sum to one. Make sure to pass probabilities.",

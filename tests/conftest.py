@@ -1,7 +1,7 @@
 """Shared data for the test suite.
 
-The Numba cache is shared across the run (``NUMBA_CACHE_DIR`` in ``.ci/run``), and the tests reuse
-a few small data sets so that each kernel compiles once per dtype/layout combination.
+Compiled kernels are cached under a hash of the package's sources (``fastloss._cache``), and the
+tests reuse a few small data sets so that each kernel compiles once per dtype/layout combination.
 """
 
 from __future__ import annotations

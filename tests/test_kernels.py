@@ -109,13 +109,13 @@ def test_chunk_counts_split_evenly_over_power_of_two_threads():
     """Above ``CHUNK_MULTIPLE`` every chunk count (dense, CSR, log_loss) is a multiple of it, so
     prange's equal shares leave no thread idle at 2, 4, 8 or 16 threads; it depends on sizes only."""
     from fastloss import _config
+    from fastloss.kernels._chunks import bounds_of
     from fastloss.kernels._matrix import csr_n_chunks, n_chunks_for
-    from fastloss.metrics import _row_chunk_bounds
 
     step = _config.CHUNK_MULTIPLE
     counts = []
     for n in (1, 1000, 17 * 1024, 33 * 1024 + 5, 97 * 1024, 10**6, 10**8):
-        counts.append(len(_row_chunk_bounds(n)) - 1)
+        counts.append(len(bounds_of(np.empty((n, 0)), 3)) - 1)
         for width in (1, 101, 1010, 100_001, 2_000_001):
             counts += [n_chunks_for(n, width), csr_n_chunks(n, 50 * n, width)]
     assert all(c >= 1 and (c <= step or c % step == 0) for c in counts)

@@ -98,7 +98,12 @@ def _run(code: str, cache_dir: str, n: int, d: int) -> dict:
               + "\nimport json\nprint(json.dumps(times))\n")
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     env.pop("FASTLOSS_NO_CACHE", None)
-    done = subprocess.run([sys.executable, "-c", source], env=env, capture_output=True, text=True, timeout=900)
+    # A file (Numba caches only functions that have one), beside the cache, not in it: the
+    # cache holds a folder named fastloss, which the script's folder on sys.path would import.
+    script = os.path.join(os.path.dirname(cache_dir), "scenario.py")
+    with open(script, "w") as f:
+        f.write(source)
+    done = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"compile scenario failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -112,7 +117,8 @@ def measure(scenarios=tuple(SCENARIOS), n: int = 100_000, d: int = 20, progress=
     for name in names:
         if progress:
             progress(f"compile: {name}")
-        with tempfile.TemporaryDirectory(prefix="fastloss-compile-") as cache:
+        with tempfile.TemporaryDirectory(prefix="fastloss-compile-") as folder:
+            cache = os.path.join(folder, "cache")
             times = _run(SCENARIOS[name], cache, n, d)
             if name == "objective":
                 times.update(_run(WARM[1], cache, n, d))

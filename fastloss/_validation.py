@@ -307,7 +307,7 @@ def _valid_binary_labels(arr: np.ndarray, loss: str, plus_minus: bool | None, co
     if plus_minus:
         valid = not_pm1 == 0
     else:
-        valid = above_one == 0 if loss == "logistic" else not_01 == 0
+        valid = (above_one == 0 and negative == 0) if loss == "logistic" else not_01 == 0
     if nonfinite or not valid:
         return None
     if plus_minus:
@@ -334,6 +334,13 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
         return fast
     _check_finite_labels(arr, name)
     arr = _as_float64(arr, copy)  # nothing below writes into it
+    allowed = "0/1, -1/+1, or probabilities in [0, 1]" if loss == "logistic" else "0/1 or -1/+1"
+    # A negative label other than -1 fits no convention: name it, not a 0 it would seem to clash with.
+    odd = np.flatnonzero((arr < 0) & (arr != -1.0))
+    if odd.size:
+        i = int(odd[0])
+        raise ValueError(
+            f"{name}[{offset + i}] = {arr[i]:g} is not a valid label for {loss!r}: labels must be {allowed}")
     if plus_minus is None:
         plus_minus = bool(np.any(arr < 0))
     if plus_minus:

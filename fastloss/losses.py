@@ -72,7 +72,9 @@ def logistic_gradient(y, z):
 @scalar
 def logistic_hessian(y, z):
     e = _math.exp(-abs(z))
-    return e / ((1.0 + e) * (1.0 + e))
+    # Exactly at most 1/4; near z = 0 the rounded quotient can exceed it (0.25000000000000006
+    # at z = 3e-16), so the bound is applied, as every documented range must hold in floating point.
+    return min(e / ((1.0 + e) * (1.0 + e)), 0.25)
 
 
 # --- exponential: exp(-m) ----------------------------------------------------------------------
@@ -400,7 +402,9 @@ def multinomial_gradient(e, k, y, top, others, inv_total):
     A multiplication by the row's ``inv_total`` instead of a division per class: one more
     rounding (relative error at most about 1.5 ulp).
     """
-    return multinomial_gradient_of(e[k], k == y, k == top, others, inv_total)
+    # p_y - 1 >= -1 exactly; the product of two rounded factors could pass it by an ulp. (Not in
+    # multinomial_gradient_of, whose callers may fold a sample weight into inv_total.)
+    return max(multinomial_gradient_of(e[k], k == y, k == top, others, inv_total), -1.0)
 
 
 @row
@@ -427,8 +431,9 @@ def multinomial_block_gradient(Z, y, first, m, top, others, scale, label_term):
 
 @row
 def multinomial_hessian_of(ek, is_top, others, inv_total):
-    """``p_k (1 - p_k)`` from one class's ``e[k]`` (see :func:`multinomial_hessian`)."""
-    return (ek * inv_total) * (multinomial_complement_of(ek, is_top, others) * inv_total)
+    """``p_k (1 - p_k)`` from one class's ``e[k]`` (see :func:`multinomial_hessian`), at most
+    1/4 as it is exactly (rounded factors near p = 1/2 could give one ulp more)."""
+    return min((ek * inv_total) * (multinomial_complement_of(ek, is_top, others) * inv_total), 0.25)
 
 
 @row

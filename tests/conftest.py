@@ -6,10 +6,15 @@ tests reuse a few small data sets so that each kernel compiles once per dtype/la
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
 import fastloss
+
+#: Tests that compare results at 1 and 2 threads: with one thread they would compare a run with
+#: itself (2 is clipped to 1), and could not fail.
+TWO_THREADS = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
 
 N, D = 3000, 6  # 3000 rows: several reduction chunks (MIN_CHUNK_ROWS = 1024) and cache blocks
 

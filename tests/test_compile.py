@@ -122,3 +122,43 @@ def test_an_edited_helper_is_never_served_from_a_stale_cache(tmp_path):
     losses_py.write_text(source.replace(old, "    return 1.0 + a + y * max(-z, 0.0) + (1.0 - y) * max(z, 0.0)\n"))
     edited, _ = eval(_run(code, env, cwd=tmp_path))
     np.testing.assert_allclose(edited, np.add(first, 1.0), rtol=1e-15)
+
+
+@pytest.mark.slow
+def test_processes_starting_together_on_an_empty_cache(tmp_path):
+    """Four processes compile into one empty cache at the same moment (a dask LocalCluster, a
+    multiprocessing pool): each returns the right values, and a fifth process finds everything
+    they compiled in the cache (numba #4807: concurrent writers have corrupted shared caches)."""
+    code = textwrap.dedent("""
+        import sys, numpy as np, fastloss
+        from fastloss.kernels import linear
+        X = np.random.default_rng(0).standard_normal((3000, 5)); y = (X[:, 0] > 0).astype(float)
+        loss, grad = fastloss.LinearObjective(X, y).loss_gradient(np.full(6, 0.1))
+        hits = sum(linear.loss_gradient_chunks.stats.cache_hits.values())
+        print(repr((loss, grad.tolist(), hits)))
+    """)
+    script = tmp_path / "worker.py"
+    script.write_text(code)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("FASTLOSS_NO_CACHE", None)
+
+    def start():
+        return subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    workers = [start() for _ in range(4)]
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=600)
+        assert worker.returncode == 0, err[-3000:]
+        results.append(eval(out.strip().splitlines()[-1]))
+    X = np.random.default_rng(0).standard_normal((3000, 5))
+    y = (X[:, 0] > 0).astype(float)
+    expected = fastloss.LinearObjective(X, y).loss_gradient(np.full(6, 0.1))
+    for loss, grad, _ in results:
+        assert loss == expected[0] and grad == expected[1].tolist()
+    fifth = start()
+    out, err = fifth.communicate(timeout=600)
+    assert fifth.returncode == 0, err[-3000:]
+    loss, grad, hits = eval(out.strip().splitlines()[-1])
+    assert (loss, grad) == (expected[0], expected[1].tolist()) and hits > 0

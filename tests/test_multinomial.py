@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import TWO_THREADS
 
 import fastloss
 from fastloss import reference as R
@@ -226,6 +227,7 @@ def test_many_classes():
 # Determinism
 # --------------------------------------------------------------------------------------------
 
+@TWO_THREADS
 @pytest.mark.parametrize("fmt", ["C64", "CSR64"])
 def test_bitwise_identical_for_any_thread_count(fmt):
     rng = np.random.default_rng(7)

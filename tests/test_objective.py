@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import coef_for, make_problem
+from conftest import TWO_THREADS, coef_for, make_problem
 
 import fastloss
 from fastloss import reference as R
@@ -152,6 +152,7 @@ def test_properties_and_shapes(problem):
     np.testing.assert_allclose(obj.loss(np.zeros(obj.n_coef)), np.log(2.0), rtol=1e-13)
 
 
+@TWO_THREADS
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_determinism_across_thread_counts(order):
     X, y, sw = make_problem(n=5000, order=order)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mpmath as mp
 import numpy as np
 import pytest
+from conftest import TWO_THREADS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -191,6 +192,7 @@ def test_out_buffers_and_errors():
         fastloss.get_loss("nope")
 
 
+@TWO_THREADS
 def test_mean_loss_is_deterministic_across_threads():
     rng = np.random.default_rng(2)
     n = 100_000
@@ -235,3 +237,49 @@ def test_hypothesis_never_nan_and_matches_reference(loss, z, labels):
         ym, zm = y[moderate], raw[moderate]
         np.testing.assert_allclose(value[moderate], R.point_loss(loss, ym, zm), rtol=1e-12, atol=1e-300)
         np.testing.assert_allclose(grad[moderate], R.point_gradient(loss, ym, zm), rtol=1e-12, atol=1e-300)
+
+
+#: Each binary loss's documented ranges, per unit weight: (loss >= low, |gradient| <= bound,
+#: hessian within [low, high]); None where the loss states none.
+RANGES = {
+    "logistic": (0.0, 1.0, (0.0, 0.25)),
+    "exponential": (0.0, None, (0.0, None)),
+    "square": (0.0, None, (2.0, 2.0)),
+    "squared_hinge": (0.0, None, (0.0, 2.0)),
+    "modified_huber": (0.0, 4.0, (0.0, 2.0)),
+    "smooth_hinge": (0.0, 1.0, (0.0, 1.0)),
+    "hinge": (0.0, 1.0, (0.0, 0.0)),
+    "savage": (0.0, None, (None, None)),
+    "tangent": (0.0, None, (None, None)),
+}
+_SCORES = st.one_of(st.floats(allow_nan=False, allow_infinity=False),
+                    st.floats(min_value=-1e-12, max_value=1e-12, allow_nan=False))
+
+
+@settings(max_examples=60, deadline=None)
+@given(z=st.lists(_SCORES, min_size=1, max_size=64), labels=st.randoms())
+def test_documented_ranges_hold_in_floating_point(z, labels):
+    """Every documented bound holds for the rounded values, not only in exact arithmetic (the
+    logistic hessian was 0.25000000000000006 at z = 3e-16)."""
+    z = np.array(z + [2.981670960297493e-16, -2.981670960297493e-16])
+    y = np.array([float(labels.random() < 0.5) for _ in z])
+    for name, (low, g_bound, (h_low, h_high)) in RANGES.items():
+        L = fastloss.get_loss(name)
+        loss = L.loss(y, z)
+        g, h = L.gradient_hessian(y, z)
+        assert np.all(loss >= low) and not np.any(np.isnan(g)) and not np.any(np.isnan(h)), name
+        if name == "savage":
+            assert np.all(loss <= 1.0)
+        if g_bound is not None:
+            assert np.all(np.abs(g) <= g_bound), name
+        if h_low is not None:
+            assert np.all(h >= h_low), name
+        if h_high is not None:
+            assert np.all(h <= h_high), name
+    K = 3
+    Z = np.resize(z, (z.size, K)) * np.array([1.0, -1.0, 0.5])
+    classes = np.array([labels.randrange(K) for _ in range(z.size)])
+    M = fastloss.get_loss("multinomial")
+    g, h = M.gradient_hessian(classes, Z)
+    assert np.all(M.loss(classes, Z) >= 0.0)
+    assert np.all(np.abs(g) <= 1.0) and np.all((h >= 0.0) & (h <= 0.25))

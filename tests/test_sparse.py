@@ -18,10 +18,10 @@ values. Read-only CSR arrays are a further Numba type: that case is ``slow`` too
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import TWO_THREADS
 from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
 from sklearn.linear_model._linear_loss import LinearModelLoss
 
@@ -37,7 +37,6 @@ COMBOS = (
     pytest.param(np.float32, np.int64, id="f32-i64", marks=pytest.mark.slow),
 )
 K = 3  # classes of the multinomial cases
-TWO_THREADS = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
 
 
 # --------------------------------------------------------------------------------------------

@@ -261,3 +261,22 @@ def test_long_labels_and_weights_take_the_compiled_pass(monkeypatch):
     calls.clear()
     loss.loss(y[:100], np.zeros(100), sample_weight=w[:100])
     assert calls == []
+
+
+@pytest.mark.parametrize("loss", ["logistic", "hinge"])
+def test_a_negative_label_that_is_not_minus_one_is_named_itself(loss):
+    """0/1 labels with one -0.25: the message names y[28] and what is allowed, not a 0 that only
+    seems to clash with a -1/+1 convention nothing in y uses."""
+    y = (np.arange(60) % 2).astype(float)
+    y[28] = -0.25
+    X = np.ones((60, 2))
+    allowed = r"0/1, -1/\+1, or probabilities in \[0, 1\]" if loss == "logistic" else r"0/1 or -1/\+1"
+    message = rf"y\[28\] = -0.25 is not a valid label for '{loss}': labels must be {allowed}"
+    with pytest.raises(ValueError, match=message):
+        fastloss.LinearObjective(X, y, loss)
+    with pytest.raises(ValueError, match=rf"y_true\[28\] = -0.25 .*{allowed}"):
+        fastloss.get_loss(loss).loss(y, np.zeros(60))
+    y[28] = 0.0
+    y[[5, 7]] = -1.0  # a real mix of conventions keeps its own message
+    with pytest.raises(ValueError, match="mixes conventions"):
+        fastloss.LinearObjective(X, y, loss)

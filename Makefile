@@ -17,9 +17,11 @@ $(VENV)/.ok-%: pyproject.toml
 demo: $(VENV)/.ok-demo
 	$(PY) -m fastloss demo $(ARGS)
 
-## test: install the test extra and run the whole suite (what CI runs)
+## test: install the test extra and run the whole suite (what CI runs), on TEST_WORKERS processes
+## (most of a cold run is compiling, one core per process; they share the kernel cache safely)
+TEST_WORKERS ?= 2
 test: $(VENV)/.ok-test
-	$(PY) -m pytest -q --durations=15 $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --durations=15 $(ARGS)
 
 ## test-fast: the suite without the heavy cases
 test-fast: $(VENV)/.ok-test

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 def load(name: str):
     spec = importlib.util.spec_from_file_location(f"fastloss_example_{name}", EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    # Registered as an import would: Numba's cache names the module of a cached function's
+    # globals, and a function of an unregistered module cannot be loaded in another process.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

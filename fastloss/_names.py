@@ -16,6 +16,8 @@ LOSSES = (
     "multinomial",
 )
 BINARY_LOSSES = LOSSES[:-1]
+#: Binary losses that also take soft labels (probabilities in [0, 1]); the others take 0/1 or -1/+1.
+SOFT_LABEL_LOSSES = ("logistic",)
 ALIASES = {"log_loss": "logistic"}
 LOSS_IDS = {name: i for i, name in enumerate(LOSSES)}
 (LOGISTIC, EXPONENTIAL, SQUARE, SQUARED_HINGE, MODIFIED_HUBER,

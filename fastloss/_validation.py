@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from . import _config
-from ._names import LOSS_IDS, canonical_name
+from ._names import LOSS_IDS, SOFT_LABEL_LOSSES, canonical_name
 
 _FLOATS = (np.float32, np.float64)
 
@@ -307,7 +307,7 @@ def _valid_binary_labels(arr: np.ndarray, loss: str, plus_minus: bool | None, co
     if plus_minus:
         valid = not_pm1 == 0
     else:
-        valid = (above_one == 0 and negative == 0) if loss == "logistic" else not_01 == 0
+        valid = (above_one == 0 and negative == 0) if loss in SOFT_LABEL_LOSSES else not_01 == 0
     if nonfinite or not valid:
         return None
     if plus_minus:
@@ -334,7 +334,7 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
         return fast
     _check_finite_labels(arr, name)
     arr = _as_float64(arr, copy)  # nothing below writes into it
-    allowed = "0/1, -1/+1, or probabilities in [0, 1]" if loss == "logistic" else "0/1 or -1/+1"
+    allowed = "0/1, -1/+1, or probabilities in [0, 1]" if loss in SOFT_LABEL_LOSSES else "0/1 or -1/+1"
     # A negative label other than -1 fits no convention: name it, not a 0 it would seem to clash with.
     odd = np.flatnonzero((arr < 0) & (arr != -1.0))
     if odd.size:
@@ -352,13 +352,12 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
                 f"but {name}[{offset + i}] = {arr[i]:g}"
             )
         return (arr + 1.0) * 0.5
-    if loss == "logistic":
+    if loss in SOFT_LABEL_LOSSES:
         bad = np.flatnonzero(arr > 1.0)
         if bad.size:
             i = int(bad[0])
             raise ValueError(
-                f"{name}[{offset + i}] = {arr[i]:g} is not a valid label for 'logistic': labels must be "
-                f"0/1, -1/+1, or probabilities in [0, 1]"
+                f"{name}[{offset + i}] = {arr[i]:g} is not a valid label for {loss!r}: labels must be {allowed}"
             )
         return arr
     bad = np.flatnonzero((arr != 0.0) & (arr != 1.0))
@@ -366,7 +365,7 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
         i = int(bad[0])
         raise ValueError(
             f"{name}[{offset + i}] = {arr[i]:g} is not a valid label for {loss!r}: labels must be 0/1 or -1/+1 "
-            f"(soft labels are accepted only by 'logistic')"
+            f"(soft labels are accepted only by {', '.join(map(repr, SOFT_LABEL_LOSSES))})"
         )
     return arr
 

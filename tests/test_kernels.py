@@ -94,6 +94,7 @@ def test_each_loss_and_mode_has_a_loop_of_its_own():
     another loss's loop. Each is prepared once; a second prepare compiles nothing."""
     from fastloss.kernels import _loops, prepare
 
+    assert sorted(losses.BINARY_FUNCTIONS) == sorted(BINARY) == sorted(losses.BINARY_LOSSES)
     for name in BINARY:
         prepare(name)
     loops = dict(_loops._compiled)

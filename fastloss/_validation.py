@@ -289,13 +289,13 @@ def _as_float64(arr: np.ndarray, copy: bool) -> np.ndarray:
     return kernel_input(np.ascontiguousarray(arr, dtype=np.float64))
 
 
-def _valid_binary_labels(arr: np.ndarray, loss: str, plus_minus: bool | None, copy: bool):
-    """The float64 labels in [0, 1] when one counting pass shows ``arr`` valid, else None.
+def _counted_convention(arr: np.ndarray, loss: str, plus_minus: bool | None) -> bool | None:
+    """Whether ``arr`` holds -1/+1 labels (True) or 0/1 / soft labels (False) when one counting
+    pass shows it valid; None when it is not (or is too short or of another dtype to be counted).
 
-    The NumPy path of :func:`check_binary_labels` reads ``y`` six to nine times with temporaries
-    (215 ms for 5e7 float64 labels, half the 454 ms of the pointwise ``loss_gradient`` kernel
-    itself); the compiled pass takes 48 ms on 2 threads. Invalid labels return None, and the NumPy
-    path then finds the first bad position and raises its message.
+    The NumPy path of :func:`check_binary_labels` reads ``y`` six to nine times with temporaries;
+    the compiled pass reads it once. Invalid labels return None, and the NumPy path then finds the
+    first bad position and raises its message.
     """
     if not _counted(arr):
         return None
@@ -308,13 +308,32 @@ def _valid_binary_labels(arr: np.ndarray, loss: str, plus_minus: bool | None, co
         valid = not_pm1 == 0
     else:
         valid = (above_one == 0 and negative == 0) if loss in SOFT_LABEL_LOSSES else not_01 == 0
-    if nonfinite or not valid:
+    return None if nonfinite or not valid else bool(plus_minus)
+
+
+def _valid_binary_labels(arr: np.ndarray, loss: str, plus_minus: bool | None, copy: bool):
+    """The float64 labels in [0, 1] when one counting pass shows ``arr`` valid, else None."""
+    plus_minus = _counted_convention(arr, loss, plus_minus)
+    if plus_minus is None:
         return None
     if plus_minus:
         out = np.add(arr, 1.0, dtype=np.float64)
         out *= 0.5
         return out
     return _as_float64(arr, copy)
+
+
+def binary_labels_as_read(y, n: int, loss: str, name: str = "y_true") -> tuple[np.ndarray, bool]:
+    """``(labels, plus_minus)`` for a kernel that converts each block of labels as it reads it (the
+    pointwise API's): long valid float64 / float32 / int64 labels are checked by one compiled pass
+    and returned as they are, with their convention, so that no array of the size of ``y`` is
+    made. Others go through :func:`check_binary_labels` (float64 in [0, 1], ``plus_minus`` False).
+    """
+    arr = _label_array(y, n, name, check_finite=False)
+    plus_minus = _counted_convention(arr, loss, None)
+    if plus_minus is not None:
+        return kernel_input(arr), plus_minus
+    return check_binary_labels(arr, n, loss, name, copy=False), False
 
 
 def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
@@ -370,9 +389,22 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
     return arr
 
 
-def check_class_labels(y, n: int | None, n_classes: int | None, name: str = "y_true") -> tuple[np.ndarray, int]:
-    """Class indices 0..K-1 (integer-valued numbers) -> (int64 array, K)."""
-    arr = _label_array(y, n, name)
+def check_class_labels(y, n: int | None, n_classes: int | None, name: str = "y_true", *,
+                       as_read: bool = False) -> tuple[np.ndarray, int]:
+    """Class indices 0..K-1 (integer-valued numbers) -> (int64 array, K).
+
+    With ``as_read`` (a kernel that casts each label as it reads it, as the pointwise API's), long
+    float64 / float32 / int64 labels are checked by one compiled pass and returned as they are:
+    no array of the size of ``y`` is made. Others, and invalid labels, take the NumPy path below.
+    """
+    arr = _label_array(y, n, name, check_finite=False)
+    if as_read and _counted(arr):
+        from .kernels._checks import class_labels_summary
+
+        nonfinite, negative, fractional, top = class_labels_summary(arr)
+        if not (nonfinite or negative or fractional) and (n_classes is None or top < n_classes):
+            return kernel_input(arr), _n_classes(int(top), n_classes)
+    _check_finite_labels(arr, name)
     if arr.dtype.kind == "b":
         arr = arr.astype(np.int64)
     bad = np.flatnonzero((arr < 0) | (arr != np.floor(arr)))
@@ -382,20 +414,22 @@ def check_class_labels(y, n: int | None, n_classes: int | None, name: str = "y_t
             f"{name}[{i}] = {arr[i]:g} is not a class index: multinomial labels must be integers 0..K-1"
         )
     top = int(arr.max())
+    K = _n_classes(top, n_classes)
+    if top >= K:
+        i = int(np.argmax(arr))
+        raise ValueError(f"{name}[{i}] = {arr[i]:g} is not a class index below n_classes = {K}")
+    return arr.astype(np.int64), K
+
+
+def _n_classes(top: int, n_classes) -> int:
+    """K: ``n_classes`` checked, or ``max(top + 1, 2)`` from the largest label ``top``."""
     if n_classes is None:
-        n_classes = max(top + 1, 2)
-    else:
-        if isinstance(n_classes, (bool, np.bool_)) or not isinstance(n_classes, numbers.Integral):
-            raise TypeError(f"`n_classes` must be an int, got {type(n_classes).__name__}")
-        n_classes = int(n_classes)
-        if n_classes < 2:
-            raise ValueError(f"`n_classes` must be >= 2, got {n_classes}")
-        if top >= n_classes:
-            i = int(np.argmax(arr))
-            raise ValueError(
-                f"{name}[{i}] = {arr[i]:g} is not a class index below n_classes = {n_classes}"
-            )
-    return arr.astype(np.int64), n_classes
+        return max(top + 1, 2)
+    if isinstance(n_classes, (bool, np.bool_)) or not isinstance(n_classes, numbers.Integral):
+        raise TypeError(f"`n_classes` must be an int, got {type(n_classes).__name__}")
+    if int(n_classes) < 2:
+        raise ValueError(f"`n_classes` must be >= 2, got {n_classes}")
+    return int(n_classes)
 
 
 def check_sample_weight(sample_weight, n: int, name: str = "sample_weight", *,

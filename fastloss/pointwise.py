@@ -42,7 +42,8 @@ class Loss:
                 raise ValueError(
                     f"`raw_prediction` for 'multinomial' must have shape (n_samples, n_classes >= 2), got {raw.shape}")
             n, K = raw.shape
-            y, _ = val.check_class_labels(y_true, n, K)
+            y, _ = val.check_class_labels(y_true, n, K, as_read=True)
+            plus_minus = False
         else:
             if raw.ndim == 2 and raw.shape[1] == 1:
                 raw = raw[:, 0]
@@ -51,8 +52,8 @@ class Loss:
                     f"`raw_prediction` for {self.name!r} must have shape (n_samples,) or (n_samples, 1), "
                     f"got {raw.shape}")
             n = raw.shape[0]
-            # The kernels only read y during the call: float64 0/1 labels are used in place.
-            y = val.check_binary_labels(y_true, n, self.name, copy=False)
+            # The kernels read y during the call, converting each block: long labels are used in place.
+            y, plus_minus = val.binary_labels_as_read(y_true, n, self.name)
         if n == 0:
             raise ValueError("`raw_prediction` is empty")
         raw = val.kernel_input(np.ascontiguousarray(raw))
@@ -63,7 +64,7 @@ class Loss:
             raise ValueError(f"`raw_prediction` contains a non-finite value {raw.reshape(-1)[bad]} "
                              f"at flat position {bad}")
         sw = val.check_sample_weight(sample_weight, n, copy=False) if sample_weight is not None else _EMPTY
-        return y, raw, sw
+        return (y, plus_minus), raw, sw
 
     def _out(self, out, raw, shape, name="out"):
         if out is None:
@@ -80,6 +81,7 @@ class Loss:
         return out
 
     def _run(self, y, raw, sw, n_threads, loss_out=None, grad_out=None, hess_out=None):
+        labels, plus_minus = y  # as _prepare returns them: read in place, converted per block
         # Skipped outputs are empty arrays of the same type as the real ones, so that each kernel
         # compiles once per dtype, not once per combination of requested outputs.
         per_sample = np.empty(0, raw.dtype)
@@ -91,13 +93,13 @@ class Loss:
         if self.is_multiclass:
             from .kernels.multinomial import pointwise_chunks
 
-            return run.pointwise(pointwise_chunks, (y, raw, sw, loss_out, grad_out, hess_out), raw, n_threads)
+            return run.pointwise(pointwise_chunks, (labels, raw, sw, loss_out, grad_out, hess_out), raw, n_threads)
         from .kernels import gradient_mode, prepare
         from .kernels.pointwise import binary_pointwise_chunks
 
         prepare(self.name, (gradient_mode(grad_out.size > 0, hess_out.size > 0),))
-        return run.pointwise(binary_pointwise_chunks, (y, raw, sw, self._loss_id, loss_out, grad_out, hess_out),
-                             raw, n_threads)
+        args = (labels, raw, sw, self._loss_id, loss_out, grad_out, hess_out, plus_minus)
+        return run.pointwise(binary_pointwise_chunks, args, raw, n_threads)
 
     # --- public methods -------------------------------------------------------------------------
     def loss(self, y_true, raw_prediction, sample_weight=None, out=None, n_threads=None) -> np.ndarray:

@@ -89,3 +89,33 @@ def value_counts(a) -> np.ndarray:
     """
     totals, _ = run_chunks(value_counts_chunks, (a,), bounds_of(a, 1), len(COUNTED), 0, None)
     return totals.astype(np.int64)
+
+
+@jit()
+def class_labels_chunks(a, bounds, first, last, totals, vectors):
+    """``totals[c]``: (non-finite, negative, not integer-valued, largest value) over chunk ``c``
+    of 1-D ``a`` (the largest of the finite values; -1 when there is none)."""
+    for c in range(first, last):
+        nonfinite = 0
+        negative = 0
+        fractional = 0
+        top = -1.0
+        for i in range(bounds[c], bounds[c + 1]):
+            v = np.float64(a[i])
+            finite = np.isfinite(v)
+            nonfinite += not finite
+            negative += v < 0
+            fractional += finite and v != np.floor(v)
+            top = max(top, v) if finite else top
+        totals[c, 0] = nonfinite
+        totals[c, 1] = negative
+        totals[c, 2] = fractional
+        totals[c, 3] = top
+
+
+def class_labels_summary(a) -> tuple[int, int, int, float]:
+    """``(non-finite, negative, not integer-valued, largest)`` over 1-D ``a``: what the validation
+    layer needs of class labels, in one parallel pass with no temporaries."""
+    totals, _ = run_chunks(class_labels_chunks, (a,), bounds_of(a, 1), 4, 0, None, reduce=False)
+    counts = totals[:, :3].sum(axis=0)
+    return int(counts[0]), int(counts[1]), int(counts[2]), float(totals[:, 3].max())

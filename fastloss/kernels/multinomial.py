@@ -486,7 +486,7 @@ def pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, la
         acc_weight = 0.0
         for i in range(bounds[c], bounds[c + 1]):
             s = sw[i] if has_sw else 1.0
-            yi = y[i]
+            yi = np.int64(y[i])  # class labels may arrive as float64 / float32 / int64, read in place
             for k in range(K):
                 z[k] = raw[i, k]
             zmax, top, others = multinomial_row_softmax(z, e)
@@ -512,7 +512,7 @@ def pointwise(y, raw, sw, loss_out, grad_out, hess_out):
 
     Parameters
     ----------
-    y : int64 (n,), class indices in ``[0, K)``
+    y : int64 (n,), class indices in ``[0, K)`` (integer-valued float64 / float32 work too)
     raw : float32/float64 (n, K) C-contiguous raw scores
     sw : float64 (n,) sample weights, or size 0 for unit weights
     loss_out : (n,) receives ``s_i loss_i``, or size 0 to skip

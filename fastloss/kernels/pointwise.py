@@ -21,14 +21,24 @@ from ._matrix import chunk_bounds
 
 
 @jit()
-def binary_pointwise_chunks(y, raw, sw, loss_id, loss_out, grad_out, hess_out, bounds, first, last, totals, vectors):
+def binary_pointwise_chunks(y, raw, sw, loss_id, loss_out, grad_out, hess_out, plus_minus,
+                            bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`binary_pointwise`: ``totals[c]`` gets chunk ``c``'s
-    ``(sum s_i loss_i, sum s_i)`` (``vectors`` is not used)."""
+    ``(sum s_i loss_i, sum s_i)`` (``vectors`` is not used).
+
+    ``y`` may be any real dtype (float64 in [0, 1] for the kernel; the Python API passes long
+    float32 / int64 labels as they are), with ``plus_minus`` for -1/+1 labels: each block of labels
+    (and of weights) is converted into float64 scratch as it is read, so no array of the size of
+    ``y`` is made.
+    """
     want_loss = loss_out.size > 0
     want_grad = grad_out.size > 0
     want_hess = hess_out.size > 0
     mode = mode_of(want_grad, want_hess)
     block = _config.MAX_BLOCK_ROWS
+    has_sw = sw.size > 0
+    y_block = np.empty(block)
+    sw_block = np.empty(block if has_sw else 0)
     z = np.empty(block)
     L = np.empty(block)
     G = np.empty(block)
@@ -40,7 +50,12 @@ def binary_pointwise_chunks(y, raw, sw, loss_id, loss_out, grad_out, hess_out, b
             m = min(stop, a + block) - a
             for r in range(m):
                 z[r] = raw[a + r]
-            acc_loss += pointwise_rows(loss_id, mode, y, sw, a, m, z, L, G, H)
+                label = np.float64(y[a + r])
+                y_block[r] = (label + 1.0) * 0.5 if plus_minus else label
+            if has_sw:
+                for r in range(m):
+                    sw_block[r] = sw[a + r]
+            acc_loss += pointwise_rows(loss_id, mode, y_block, sw_block, 0, m, z, L, G, H)
             if want_loss:
                 for r in range(m):
                     loss_out[a + r] = L[r]
@@ -81,8 +96,8 @@ def binary_pointwise(y, raw, sw, loss_id, loss_out, grad_out, hess_out):
     groups = n_groups(n_chunks)
     for g in prange(groups):
         first, last = group_range(n_chunks, groups, g)
-        binary_pointwise_chunks(y, raw, sw, loss_id, loss_out, grad_out, hess_out, bounds, first, last,
-                                totals, vectors)
+        binary_pointwise_chunks(y, raw, sw, loss_id, loss_out, grad_out, hess_out, np.bool_(False),
+                                bounds, first, last, totals, vectors)
     sums = np.empty(2)
     combine(totals, vectors, sums, np.empty(0))
     return sums[0], sums[1]

@@ -14,7 +14,8 @@ import textwrap
 import pytest
 
 SCRIPT = textwrap.dedent("""
-    import numpy as np, fastloss, numba
+    import numpy as np, fastloss, numba, dask, dask.array as da
+    import fastloss.dask
     from concurrent.futures import ThreadPoolExecutor
     rng = np.random.default_rng(0)
     X = rng.standard_normal((6000, 5)); y = rng.random(6000) < 0.5
@@ -23,12 +24,15 @@ SCRIPT = textwrap.dedent("""
     multi = fastloss.LinearObjective(X, classes, "multinomial", l2=0.1)
     L, M = fastloss.get_loss("logistic"), fastloss.get_loss("multinomial")
     coefs = [rng.standard_normal(6) for _ in range(12)]
+    with dask.config.set(scheduler="threads"):  # the workers' code, itself run from dask's threads
+        distributed = fastloss.dask.LinearObjective(da.from_array(X, chunks=(1500, 5)), y, l2=0.1)
 
     def every_door(c):
         return [obj.loss(c), obj.gradient(c), obj.hessp(c, c), obj.hessian_diag(c), obj.hessian(c),
                 multi.loss_gradient(np.resize(c, 18))[1], L.loss_gradient(y, X @ c[:5])[1],
                 L.mean_loss(y, X @ c[:5]), M.gradient_hessian(classes, np.outer(X[:, 0], c[:3]))[1],
-                M.mean_loss(classes, np.outer(X[:, 1], c[:3])), fastloss.log_loss(classes, P)]
+                M.mean_loss(classes, np.outer(X[:, 1], c[:3])), fastloss.log_loss(classes, P),
+                distributed.loss_gradient(c)[1], fastloss.precompile(("float64",), ("C",)) > 0]
 
     serial = [every_door(c) for c in coefs]
     with ThreadPoolExecutor(4) as pool:

@@ -265,7 +265,7 @@ def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
             "weights must be non-negative."
         )
     if largest == 0:
-        raise ValueError("Sample weights must contain at least one non-zero number.")
+        raise ValueError("Sample weights must contain at least one non-zero number (`sample_weight` sums to 0).")
     return weights
 
 

@@ -14,14 +14,11 @@ import numpy as np
 
 from ._parallel import run_chunks, threads
 
-_EMPTY = np.empty(0)
-
 
 def _bounds(X, width: int) -> np.ndarray:
     from .kernels._chunks import bounds_of
 
     return bounds_of(X, width)
-
 
 def loss_gradient(kernels, X, y, sw, coef, fit_intercept, loss_arg, want_gradient: bool,
                   curvature_out: np.ndarray, n_threads: int):
@@ -33,7 +30,6 @@ def loss_gradient(kernels, X, y, sw, coef, fit_intercept, loss_arg, want_gradien
                               _bounds(X, coef.size), 1, width, n_threads)
     return float(totals[0]), grad
 
-
 def hessp(kernels, X, y, sw, coef, fit_intercept, loss_arg, curvature, V, n_threads: int) -> np.ndarray:
     """``(k, n_coef)`` products with the ``k`` directions ``V``; ``curvature`` from
     :func:`loss_gradient`, or size 0 to compute it in the same pass."""
@@ -41,13 +37,11 @@ def hessp(kernels, X, y, sw, coef, fit_intercept, loss_arg, curvature, V, n_thre
                         _bounds(X, V.size), 0, V.size, n_threads)
     return out.reshape(V.shape)
 
-
 def hessian_diag(kernels, X, y, sw, coef, fit_intercept, loss_arg, n_threads: int) -> np.ndarray:
     """``(n_coef,)`` diagonal of the Hessian."""
     _, out = run_chunks(kernels.hessian_diag_chunks, (X, y, sw, coef, fit_intercept, loss_arg),
                         _bounds(X, coef.size), 0, coef.size, n_threads)
     return out
-
 
 def hessian(kernels, X, y, sw, coef, fit_intercept, loss_arg, n_threads: int) -> np.ndarray:
     """``(n_coef, n_coef)`` Hessian (its parallel Gram kernels run under :func:`threads`)."""
@@ -61,7 +55,6 @@ def hessian(kernels, X, y, sw, coef, fit_intercept, loss_arg, n_threads: int) ->
     with threads(n_threads):
         kernels.weighted_gram(X, curvature, fit_intercept, H)
     return H
-
 
 def pointwise(chunks, args: tuple, raw: np.ndarray, n_threads: int) -> tuple[float, float]:
     """A pointwise kernel's ``chunks(*args, ...)`` over the samples of ``raw``:

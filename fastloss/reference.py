@@ -1,4 +1,4 @@
-"""Plain NumPy reference of every quantity of the public contract (API.md sections 2 and 3).
+"""Plain NumPy reference of every quantity of the public contract (docs/api.md sections 2 and 3).
 
 This module is the oracle that the compiled kernels are tested and benchmarked against. It is
 written to be read, not to be fast: every loss is a few lines of vectorized NumPy, and the
@@ -13,7 +13,7 @@ Conventions
   way). ``s = 2y - 1`` (or ``s = y``) and the margin is ``m = s * z``.
 - Derivatives are taken with respect to the raw score ``z``: for a margin loss ``phi(m)``
   the gradient is ``s * phi'(m)`` and the hessian ``phi''(m)`` (because ``s**2 == 1``).
-- At a kink the value belongs to the piece that API.md's table assigns the point to.
+- At a kink the value belongs to the piece that docs/api.md's table assigns the point to.
 - Formulas avoid overflow (``np.logaddexp``, ``expit``, softmax shifted by the row maximum),
   so no ``nan`` appears for finite input and values that are finite doubles stay finite even
   for ``|z|`` up to ``1e308``. Tail accuracy is good (sums of non-negative terms rather
@@ -144,7 +144,7 @@ def _savage_d2(m: np.ndarray) -> np.ndarray:
 _MarginFn = Callable[[np.ndarray], np.ndarray]
 
 #: Each binary loss as a function of the margin m = s z: (loss, first, second derivative in m).
-#: Piecewise definitions follow API.md's table, including which piece owns a kink.
+#: Piecewise definitions follow docs/api.md's table, including which piece owns a kink.
 MARGIN_LOSSES: dict[str, tuple[_MarginFn, _MarginFn, _MarginFn]] = {
     "logistic": (
         lambda m: _softplus(-m),

@@ -572,7 +572,7 @@ def _rows_dot_each(X, a, b, W, Z):
 
 # --- packed vectors and rows_dot_packed -----------------------------------------------------
 
-@overload(vectors_empty, **_INLINE)
+@overload(vectors_empty, inline="always", **_INLINE)
 def _vectors_empty(X, k, n):
     if isinstance(X, types.Array):
         return lambda X, k, n: np.empty((k, n))
@@ -580,7 +580,7 @@ def _vectors_empty(X, k, n):
         return lambda X, k, n: np.empty((n, k))
 
 
-@overload(vectors_set, **_INLINE)
+@overload(vectors_set, inline="always", **_INLINE)
 def _vectors_set(X, P, j, w):
     # Explicit loops: an array-to-array slice assignment compiles Numba's shape check and its
     # error message formatting, which cost more than the rest of the hessp kernel.
@@ -598,8 +598,10 @@ def _vectors_set(X, P, j, w):
 
 @overload(rows_dot_packed, **_INLINE)
 def _rows_dot_packed(X, a, b, P, Z):
-    if isinstance(X, types.Array):
-        return lambda X, a, b, P, Z: rows_dot_each(X, a, b, P, Z)
+    if _is_dense(X, "C"):
+        return lambda X, a, b, P, Z: _dot_c_each(X, a, b, P, Z)
+    if _is_dense(X, "F"):
+        return lambda X, a, b, P, Z: _dot_f(X, a, b, P, Z)
     if _is_csr(X):
         def impl(X, a, b, P, Z):
             data, indices, indptr = X[0], X[1], X[2]

@@ -171,7 +171,7 @@ def hessp_chunks(X, y, sw, coef, fit_intercept, loss_id, curvature, V, bounds, f
                 z = Z[0]
                 for r in range(m):
                     z[r] += intercept
-                pointwise_rows(loss_id, HESSIAN, y, sw, a, m, z, H, H, H)
+                pointwise_rows(loss_id, np.int64(HESSIAN), y, sw, a, m, z, H, H, H)
             for j in range(k):
                 u = Z[j + 1 - lead]
                 t = T[j]
@@ -227,7 +227,7 @@ def hessian_diag_chunks(X, y, sw, coef, fit_intercept, loss_id, bounds, first, l
             rows_dot_each(X, a, b, coef, z)
             for r in range(m):
                 z[r] += intercept
-            pointwise_rows(loss_id, HESSIAN, y, sw, a, m, z, H, H, H)
+            pointwise_rows(loss_id, np.int64(HESSIAN), y, sw, a, m, z, H, H, H)
             for r in range(m):
                 acc_intercept += H[r]
             rows_sq_axpy(X, a, b, H, out)

@@ -5,7 +5,7 @@ The "old" contender is the package as of a git revision (``--old REV``, default 
 imported as ``fastloss_old`` by ``_revision.import_revision`` (side by side with the working copy,
 with its own Numba cache).
 
-    cd /work/wt-multi && PYTHONPATH=$PWD python bench/ab_multinomial.py --old main-base \
+    PYTHONPATH=$PWD python bench/ab_multinomial.py --old HEAD~1 \
         --n 1000000 --d 100 --K 10 --threads 2 --rounds 7 --layout C --dtype float64
 """
 

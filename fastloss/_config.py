@@ -74,5 +74,24 @@ MAX_BLOCK_ROWS = 256
 #: in cache) 3 % faster: 309 -> 300 ms per 10^6 rows.
 BLOCK_ROW_MULTIPLE = 8
 
+#: The dense C score loop uses a register tile of 4 rows x 2 vectors (``kernels._matrix``) from
+#: this many rows of ``W`` on (the multinomial classes); for fewer, one pass per row of ``W`` was
+#: faster (docs/performance.md has the figures).
+DOT_TILE_MIN_ROWS = 6
+
+#: The multinomial kernels keep their per-block score scratch (``n_scores x rows`` float64) to
+#: about this many values, so that a large ``K`` shortens the cache block instead of growing the
+#: scratch (256 KiB per array) ...
+SCORE_SCRATCH_VALUES = 32768
+#: ... but a block keeps at least this many rows (the F-order primitives vectorize over rows).
+SCORE_SCRATCH_MIN_ROWS = 8
+#: Values of ``X`` densified at once by the multinomial ``hessian`` (about 1 MiB of float64).
+GRAM_BLOCK_VALUES = 1 << 17
+
+#: Labels and weights of at least this many entries are checked by one compiled pass; shorter
+#: ones by NumPy, in well under a millisecond, where loading the compiled pass from the cache
+#: would cost a fresh process more.
+COUNTED_MIN_SIZE = 1 << 16
+
 #: ``LinearObjective.hessian`` refuses ``n_coef`` above this (a 20,000^2 float64 matrix is 3.2 GB).
 HESSIAN_MAX_COEF = 20_000

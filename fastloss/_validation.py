@@ -271,14 +271,11 @@ def _check_finite_labels(arr: np.ndarray, name: str) -> None:
 #: Dtypes of (contiguous) labels and weights checked by one compiled parallel pass
 #: (``kernels._checks``); others (bool, small integers, strided views) take the NumPy path ...
 _COUNTED_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int64))
-#: ... and so do arrays shorter than this: NumPy checks them in well under a millisecond, while
-#: loading the compiled pass from the cache added 0.15-0.2 s to a fresh process's first
-#: ``LinearObjective`` (1.14-1.17 s against 0.94-1.00 s).
-_COUNTED_MIN_SIZE = 1 << 16
+#: ... and so do arrays shorter than ``_config.COUNTED_MIN_SIZE``.
 
 
 def _counted(arr: np.ndarray) -> bool:
-    return arr.size >= _COUNTED_MIN_SIZE and arr.dtype in _COUNTED_DTYPES and arr.flags.c_contiguous
+    return arr.size >= _config.COUNTED_MIN_SIZE and arr.dtype in _COUNTED_DTYPES and arr.flags.c_contiguous
 
 
 def _as_float64(arr: np.ndarray, copy: bool) -> np.ndarray:

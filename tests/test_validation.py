@@ -173,7 +173,7 @@ def test_counted_label_check_agrees_with_the_numpy_path(monkeypatch, dtype, loss
         y = np.asarray(case, dtype=dtype)
         for kw in ({}, {"plus_minus": True}, {"plus_minus": False, "offset": 10}, {"copy": False}):
             with monkeypatch.context() as m:
-                m.setattr(_validation, "_COUNTED_MIN_SIZE", 0)  # the compiled pass, at any size
+                m.setattr(_config, "COUNTED_MIN_SIZE", 0)  # the compiled pass, at any size
                 fast = _labels_or_error(y, loss, **kw)
             with monkeypatch.context() as m:
                 m.setattr(_validation, "_COUNTED_DTYPES", ())
@@ -227,7 +227,7 @@ def test_counted_weight_check_agrees_with_the_numpy_path(monkeypatch, dtype):
             results = []
             for counted in (_validation._COUNTED_DTYPES, ()):
                 with monkeypatch.context() as m:
-                    m.setattr(_validation, "_COUNTED_MIN_SIZE", 0)
+                    m.setattr(_config, "COUNTED_MIN_SIZE", 0)
                     m.setattr(_validation, "_COUNTED_DTYPES", counted)
                     try:
                         results.append(check_sample_weight(w, 4, name="sw", **kw))
@@ -244,15 +244,14 @@ def test_counted_weight_check_agrees_with_the_numpy_path(monkeypatch, dtype):
 
 
 def test_long_labels_and_weights_take_the_compiled_pass(monkeypatch):
-    """From ``_COUNTED_MIN_SIZE`` entries on, labels and weights are checked by the compiled
+    """From ``_config.COUNTED_MIN_SIZE`` entries on, labels and weights are checked by the compiled
     counting passes; shorter arrays stay on NumPy (no compiled code to load at start-up)."""
-    from fastloss import _validation
     from fastloss.kernels import _checks
 
     calls = []
     original = _checks.value_counts
     monkeypatch.setattr(_checks, "value_counts", lambda a: calls.append(a.size) or original(a))
-    n = _validation._COUNTED_MIN_SIZE
+    n = _config.COUNTED_MIN_SIZE
     y = np.tile([0.0, 1.0], n // 2)
     w = np.ones(n)
     loss = fastloss.get_loss("logistic")

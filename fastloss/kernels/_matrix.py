@@ -64,7 +64,7 @@ def chunk_bounds(X, width):
 
 def rows_dot(X, a, b, W, Z):
     """``Z[k, i - a] = X[i, :d] @ W[k, :d]`` for rows ``a <= i < b``; for many rows of ``W``
-    (dense C: a register tile of 4 rows x 2 vectors from ``_DOT_TILE_MIN_ROWS`` rows of ``W``)."""
+    (dense C: a register tile of 4 rows x 2 vectors from ``_config.DOT_TILE_MIN_ROWS`` rows of ``W``)."""
 
 
 def _as_rows(A):
@@ -336,7 +336,7 @@ def _prefetch(typingctx, flat, index):
 
 @jit(inline=True)
 def _dot_c_tiled(X, a, b, W, Z):
-    """C-order ``rows_dot`` for ``W.shape[0] >= _DOT_TILE_MIN_ROWS``: tiles of 4 rows x 2 classes.
+    """C-order ``rows_dot`` for ``W.shape[0] >= _config.DOT_TILE_MIN_ROWS``: tiles of 4 rows x 2 classes.
 
     Each tile keeps 8 independent vector accumulators over ``j``: every load of ``X[i, j]``
     feeds two FMAs and every load of ``W[k, j]`` four (the one-row, one-class loop was bound by
@@ -468,13 +468,6 @@ def _axpy_c_rows8(X, a, b, G, OUT):
     _axpy_c_rows4(X, a, m8, m, G, OUT)
 
 
-#: ``rows_dot`` (dense C) uses :func:`_dot_c_tiled` from this many rows of ``W`` on. With fewer
-#: the plain loop was faster (one thread, 200,000 x 100 float64, ms tiled / plain): 2 rows
-#: 25.8 / 18.1 (binary ``hessp``: coefficients and one direction), 3: 30.8 / 21.4,
-#: 4: 30.1 / 25.9, 5: 36.1 / 30.3, 6: 35.4 / 36.2, 10: 41 / 56.
-_DOT_TILE_MIN_ROWS = 6
-
-
 # --- rows_dot --------------------------------------------------------------------------------
 
 @overload(_as_rows, inline="always", **_INLINE)
@@ -549,7 +542,7 @@ def _dot_csr(X, a, b, W, Z):
 def _rows_dot(X, a, b, W, Z):
     if _is_dense(X, "C"):
         def impl(X, a, b, W, Z):
-            if W.shape[0] >= _DOT_TILE_MIN_ROWS:
+            if W.shape[0] >= _config.DOT_TILE_MIN_ROWS:
                 _dot_c_tiled(X, a, b, W, Z)
             else:
                 _dot_c_each(X, a, b, W, Z)

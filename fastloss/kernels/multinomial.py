@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from .. import _config
 from .._jit import jit
 from ..losses import (
     multinomial_block_gradient,
@@ -65,14 +66,6 @@ from ._matrix import (
     whole_tiles,
 )
 
-#: Per-block score scratch (``n_scores x rows`` float64) is kept to about this many values, so a
-#: large ``K`` shortens the cache block instead of growing the scratch (256 KiB per array).
-_SCRATCH_VALUES = 32768
-#: ... but a block keeps at least this many rows (the F-order primitives vectorize over rows).
-_MIN_BLOCK_ROWS = 8
-#: Rows of X densified at once by :func:`hessian` (about 1 MiB of float64).
-_GRAM_BLOCK_VALUES = 1 << 17
-
 
 @jit()
 def _intercepts(W, d, fit_intercept):
@@ -87,7 +80,7 @@ def _intercepts(W, d, fit_intercept):
 @jit()
 def _rows_per_block(X, n_scores):
     """Rows per cache block when each row has ``n_scores`` scores to keep."""
-    by_scratch = max(_MIN_BLOCK_ROWS, _SCRATCH_VALUES // max(n_scores, 1))
+    by_scratch = max(_config.SCORE_SCRATCH_MIN_ROWS, _config.SCORE_SCRATCH_VALUES // max(n_scores, 1))
     return whole_tiles(max(1, min(block_rows(X), by_scratch)))
 
 
@@ -430,7 +423,7 @@ def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
     p = coef.size // K
     has_sw = sw.size > 0
     out[:, :] = 0.0
-    block = max(1, min(n, _GRAM_BLOCK_VALUES // max(p, 1)))
+    block = max(1, min(n, _config.GRAM_BLOCK_VALUES // max(p, 1)))
     W = coef.reshape((K, p))
     intercept = _intercepts(W, d, fit_intercept)
     D = np.empty((block, p))

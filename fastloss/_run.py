@@ -16,9 +16,9 @@ from ._parallel import run_chunks, threads
 
 
 def _bounds(X, width: int) -> np.ndarray:
-    from .kernels._chunks import bounds_of
+    from .kernels._chunks import bounds_for
 
-    return bounds_of(X, width)
+    return bounds_for(X, width)
 
 def loss_gradient(kernels, X, y, sw, coef, fit_intercept, loss_arg, want_gradient: bool,
                   curvature_out: np.ndarray, n_threads: int):

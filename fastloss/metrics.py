@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike
 
 from ._jit import jit
 from ._parallel import run_chunks
-from .kernels._chunks import bounds_of
+from .kernels._chunks import row_bounds
 
 __all__ = ["log_loss"]
 
@@ -525,7 +525,7 @@ def log_loss(
     else:
         chunks, labels = _indicator_log_loss_chunks, indicator
     totals, _ = run_chunks(chunks, (labels, proba, weights, lower, upper, scalar(1), tolerance),
-                           bounds_of(proba, 3), 3, 0, None)
+                           row_bounds(proba.shape[0], 3), 3, 0, None)
     loss_sum, weight_sum, n_off = totals
     if n_off:
         warnings.warn(

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._jit import jit
 from .._parallel import run_chunks
-from ._chunks import bounds_of
+from ._chunks import row_bounds
 
 
 @jit()
@@ -32,7 +32,7 @@ def first_nonfinite_chunks(X, bounds, first, last, totals, vectors):
 
 def first_nonfinite_2d(X) -> int:
     """Flat C-order index ``i * d + j`` of the first non-finite entry of 2-D ``X``, or -1."""
-    totals, _ = run_chunks(first_nonfinite_chunks, (X,), bounds_of(X, 1), 1, 0, None, reduce=False)
+    totals, _ = run_chunks(first_nonfinite_chunks, (X,), row_bounds(X.shape[0], 1), 1, 0, None, reduce=False)
     found = totals[totals[:, 0] >= 0, 0]
     return int(found[0]) if found.size else -1
 
@@ -87,7 +87,7 @@ def value_counts(a) -> np.ndarray:
     The validation layer decides from these counts whether labels or weights are valid, and only
     when they are not does it look for the first bad position.
     """
-    totals, _ = run_chunks(value_counts_chunks, (a,), bounds_of(a, 1), len(COUNTED), 0, None)
+    totals, _ = run_chunks(value_counts_chunks, (a,), row_bounds(a.shape[0], 1), len(COUNTED), 0, None)
     return totals.astype(np.int64)
 
 
@@ -116,6 +116,6 @@ def class_labels_chunks(a, bounds, first, last, totals, vectors):
 def class_labels_summary(a) -> tuple[int, int, int, float]:
     """``(non-finite, negative, not integer-valued, largest)`` over 1-D ``a``: what the validation
     layer needs of class labels, in one parallel pass with no temporaries."""
-    totals, _ = run_chunks(class_labels_chunks, (a,), bounds_of(a, 1), 4, 0, None, reduce=False)
+    totals, _ = run_chunks(class_labels_chunks, (a,), row_bounds(a.shape[0], 1), 4, 0, None, reduce=False)
     counts = totals[:, :3].sum(axis=0)
     return int(counts[0]), int(counts[1]), int(counts[2]), float(totals[:, 3].max())

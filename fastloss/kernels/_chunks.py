@@ -22,13 +22,28 @@ import numpy as np
 
 from .. import _config
 from .._jit import jit
-from ._matrix import chunk_bounds
+from ._matrix import _dense_chunk_bounds, chunk_bounds
 
 
 @jit()
 def bounds_of(X, width):
     """:func:`~fastloss.kernels._matrix.chunk_bounds` of ``X`` for partial vectors of ``width``."""
     return chunk_bounds(X, width)
+
+
+@jit()
+def row_bounds(n, width):
+    """The chunk bounds of any dense array of ``n`` rows (they depend on ``n`` only): one compiled
+    function for every dtype and layout, where :func:`bounds_of` compiles once per array type."""
+    return _dense_chunk_bounds(n, width)
+
+
+def bounds_for(X, width: int):
+    """Chunk bounds for a kernel's input from Python: :func:`row_bounds` for arrays, else
+    :func:`bounds_of` (CSR, whose chunks balance stored entries)."""
+    if isinstance(X, np.ndarray):
+        return row_bounds(X.shape[0], width)
+    return bounds_of(X, width)
 
 
 @jit()

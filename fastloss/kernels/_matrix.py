@@ -137,7 +137,7 @@ def n_chunks_for(n, width):
     return thread_balanced(max(1, min(_config.MAX_CHUNKS, by_rows, by_memory)))
 
 
-@jit()
+@jit(inline=True)
 def _dense_chunk_bounds(n, width=0):
     n_chunks = n_chunks_for(n, width)
     bounds = np.empty(n_chunks + 1, dtype=np.int64)

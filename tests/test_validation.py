@@ -279,3 +279,21 @@ def test_a_negative_label_that_is_not_minus_one_is_named_itself(loss):
     y[[5, 7]] = -1.0  # a real mix of conventions keeps its own message
     with pytest.raises(ValueError, match="mixes conventions"):
         fastloss.LinearObjective(X, y, loss)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+@pytest.mark.parametrize("bad", [2.5, -1.0, np.nan, 7.0])
+def test_long_class_labels_with_one_bad_entry_are_refused_by_the_compiled_check(dtype, bad):
+    """Long class labels are read in place by the pointwise kernels after one compiled pass:
+    that pass must refuse what the NumPy path refuses (a fraction, a negative, NaN, a class >= K),
+    and the message still names the entry."""
+    if dtype == np.int64 and not float(bad).is_integer():
+        return
+    n, K = _config.COUNTED_MIN_SIZE + 10, 4
+    y = (np.arange(n) % K).astype(dtype)
+    y[n - 3] = bad
+    raw = np.zeros((n, K))
+    with pytest.raises(ValueError, match=rf"y_true`?(\[{n - 3}\]| contains a non-finite value .* {n - 3})"):
+        fastloss.get_loss("multinomial").mean_loss(y, raw)
+    y[n - 3] = 1
+    assert np.isfinite(fastloss.get_loss("multinomial").mean_loss(y, raw))

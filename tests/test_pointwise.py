@@ -316,3 +316,33 @@ def test_mean_loss_allocates_nothing_of_the_size_of_the_data(labels, weighted):
     tracemalloc.stop()
     assert np.isfinite(value)
     assert peak < n * 8 / 8, f"peak {peak} bytes: an array of n = {n} float64 is {n * 8}"
+
+
+@pytest.mark.parametrize("labels", ["int64 0/1", "float32 0/1", "float64 -1/+1", "int64 -1/+1"])
+def test_long_labels_read_in_place_give_the_same_bits(labels):
+    """Long labels reach the kernels as they are and are converted block by block (no copy of
+    y): every dtype and convention gives the bits of float64 0/1 labels, and the reference."""
+    from fastloss import _config
+
+    rng = np.random.default_rng(9)
+    n = _config.COUNTED_MIN_SIZE + 1000
+    y01 = (rng.random(n) < 0.4).astype(np.float64)
+    z = rng.standard_normal(n) * 3
+    sw = rng.uniform(0.5, 2.0, n)
+    dtype = {"int64": np.int64, "float32": np.float32, "float64": np.float64}[labels.split()[0]]
+    y = (2 * y01 - 1 if labels.endswith("-1/+1") else y01).astype(dtype)
+    for name in ("logistic", "hinge"):
+        L = fastloss.get_loss(name)
+        for got, want in zip(L.loss_gradient(y, z, sample_weight=sw), L.loss_gradient(y01, z, sample_weight=sw),
+                             strict=True):
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(L.loss(y, z), R.point_loss(name, y01, z), rtol=1e-13, atol=1e-300)
+        assert L.mean_loss(y, z, sw) == L.mean_loss(y01, z, sw)
+    K = 4
+    classes = rng.integers(0, K, n)
+    Z = rng.standard_normal((n, K))
+    M = fastloss.get_loss("multinomial")
+    for as_given in (classes.astype(np.float64), classes.astype(np.float32)):
+        for got, want in zip(M.gradient_hessian(as_given, Z), M.gradient_hessian(classes, Z), strict=True):
+            np.testing.assert_array_equal(got, want)
+        assert M.mean_loss(as_given, Z) == M.mean_loss(classes, Z)

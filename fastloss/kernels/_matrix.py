@@ -482,9 +482,8 @@ def _dot_c_each(X, a, b, W, Z):
     """C-order :func:`rows_dot_each` (2-D ``W``, ``Z``)."""
     d = X.shape[1]
     first = np.uintp(a)
-    # float64: the row PREFETCH_BYTES ahead is requested before each row is scored.
-    # Binary hessp (2 rows of W) ran 10 % faster at 2 threads, loss_gradient (1) the
-    # same; float32 hessp ran 19 % slower with it, so float32 goes without.
+    # float64 only: the row PREFETCH_BYTES ahead is requested before each row is scored (it
+    # helps the binary hessp and slowed float32: docs/performance.md).
     flat = X.reshape(X.size)
     per_line = 64 // 8
     ahead = max(4, _config.PREFETCH_BYTES // max(1, d * 8))
@@ -524,7 +523,7 @@ def _dot_csr(X, a, b, W, Z):
     for r in range(b - a):
         i = a + r
         # Slices of the row and unsigned column indices: the loops then index from 0
-        # with no negative-index wraparound, which ran 2-2.5x faster (see _csr_row).
+        # with no negative-index wraparound (see _csr_row).
         row_data, row_cols = _csr_row(data, indices, indptr, i)
         for k in range(W.shape[0]):
             w = W[k]

@@ -1,6 +1,7 @@
 """fastloss: fused, parallel, deterministic Numba kernels for classification losses.
 
-``import fastloss`` is light: NumPy only. Numba, SciPy and the kernels load on first use, and
+``import fastloss`` is light: NumPy only. Numba, SciPy and the kernels load on first use (``LOSSES``
+too: it comes from the loss registry, :mod:`fastloss.losses`), and
 compiled kernels come from Numba's on-disk cache after the first run.
 
 Public names: ``LOSSES``, ``get_loss``, ``LinearObjective``, ``log_loss``, ``kernels``,
@@ -11,11 +12,10 @@ from __future__ import annotations
 
 import importlib
 
-from ._names import LOSSES
-
 __version__ = "0.1.0"
 
 _LAZY = {
+    "LOSSES": ("fastloss.losses", "LOSSES"),
     "get_loss": ("fastloss.pointwise", "get_loss"),
     "Loss": ("fastloss.pointwise", "Loss"),
     "LinearObjective": ("fastloss.objective", "LinearObjective"),
@@ -40,7 +40,8 @@ def __getattr__(name):
     if name in _LAZY:
         module, attr = _LAZY[name]
         value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value
+        if name != "LOSSES":  # the registry's current tuple (a loss registered later joins it)
+            globals()[name] = value
         return value
     if name in _SUBMODULES:
         return importlib.import_module(f"fastloss.{name}")

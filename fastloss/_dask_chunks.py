@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _run as run
 from . import _validation as val
-from ._names import LOSSES
+from . import losses
 from ._parallel import check_n_threads, threads
 from .kernels import gradient_mode
 
@@ -41,7 +41,7 @@ class KernelSpec(NamedTuple):
 def _kernels(spec: KernelSpec, mode: str | None):
     from .kernels import objective_kernels
 
-    return objective_kernels("multinomial" if spec.multinomial else LOSSES[spec.loss_arg], mode)
+    return objective_kernels("multinomial" if spec.multinomial else losses.LOSSES[spec.loss_arg], mode)
 
 
 def _threads(spec: KernelSpec):

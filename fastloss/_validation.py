@@ -12,8 +12,7 @@ import numbers
 
 import numpy as np
 
-from . import _config
-from ._names import LOSS_IDS, SOFT_LABEL_LOSSES, canonical_name
+from . import _config, losses
 
 _FLOATS = (np.float32, np.float64)
 
@@ -23,8 +22,8 @@ def _where(name: str) -> str:
 
 
 def check_loss(loss) -> tuple[str, int]:
-    name = canonical_name(loss)
-    return name, LOSS_IDS[name]
+    spec = losses.spec(loss)
+    return spec.name, spec.id
 
 
 def check_scalar(x, name: str, *, low: float | None = 0.0) -> float:
@@ -304,7 +303,7 @@ def _counted_convention(arr: np.ndarray, loss: str, plus_minus: bool | None) -> 
     if plus_minus:
         valid = not_pm1 == 0
     else:
-        valid = (above_one == 0 and negative == 0) if loss in SOFT_LABEL_LOSSES else not_01 == 0
+        valid = (above_one == 0 and negative == 0) if losses.REGISTRY[loss].soft_labels else not_01 == 0
     return None if nonfinite or not valid else bool(plus_minus)
 
 
@@ -350,7 +349,8 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
         return fast
     _check_finite_labels(arr, name)
     arr = _as_float64(arr, copy)  # nothing below writes into it
-    allowed = "0/1, -1/+1, or probabilities in [0, 1]" if loss in SOFT_LABEL_LOSSES else "0/1 or -1/+1"
+    soft = losses.REGISTRY[loss].soft_labels
+    allowed = "0/1, -1/+1, or probabilities in [0, 1]" if soft else "0/1 or -1/+1"
     # A negative label other than -1 fits no convention: name it, not a 0 it would seem to clash with.
     odd = np.flatnonzero((arr < 0) & (arr != -1.0))
     if odd.size:
@@ -368,7 +368,7 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
                 f"but {name}[{offset + i}] = {arr[i]:g}"
             )
         return (arr + 1.0) * 0.5
-    if loss in SOFT_LABEL_LOSSES:
+    if soft:
         bad = np.flatnonzero(arr > 1.0)
         if bad.size:
             i = int(bad[0])
@@ -381,7 +381,7 @@ def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
         i = int(bad[0])
         raise ValueError(
             f"{name}[{offset + i}] = {arr[i]:g} is not a valid label for {loss!r}: labels must be 0/1 or -1/+1 "
-            f"(soft labels are accepted only by {', '.join(map(repr, SOFT_LABEL_LOSSES))})"
+            f"(soft labels are accepted only by {', '.join(map(repr, losses.SOFT_LABEL_LOSSES))})"
         )
     return arr
 

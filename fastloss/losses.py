@@ -1,4 +1,12 @@
-"""Each loss written once: value, first and second derivative of one sample.
+"""Each loss declared once: its value, first and second derivative of one sample, and its facts.
+
+A loss is one :func:`register` call right after its scalar functions: its name (and aliases), its
+functions, its label rules (soft labels or not), whether it gives probabilities, is convex or has
+a flat second derivative somewhere, and its exact mpmath formula for the tests. The kernel ids,
+the loop each kernel calls, the label checks of every public door, ``fastloss.LOSSES`` and the
+tests' parametrization all come from :data:`REGISTRY`. Its NumPy formulas, the independent oracle,
+are in :mod:`fastloss.reference`: a new binary loss touches these two files (README: "Adding a
+loss").
 
 Every binary loss is three small scalar functions of ``(y, z)``: ``y`` is the label as a float
 in ``[0, 1]`` (hard labels are 0.0 / 1.0; soft labels only reach ``logistic``) and ``z`` the raw
@@ -7,7 +15,7 @@ score. Derivatives are taken with respect to ``z``. The margin losses are writte
 
 How the kernels use them. The kernels never name a loss: per block of samples they call
 :func:`fastloss.kernels._loops.pointwise_rows` with a loss id and a mode, which runs that loss's
-loop, compiled from :data:`BINARY_FUNCTIONS` once per (loss, mode). The scalar functions are
+loop, compiled from the loss's :class:`LossSpec` once per (loss, mode). The scalar functions are
 inlined into that loop and use the branch-free ``exp`` / ``log1p`` / ``atan`` of
 :mod:`fastloss._math`, so the loop vectorizes (Numba >= 0.62 has no SVML: with ``math.exp``
 every element would be a scalar library call).
@@ -27,30 +35,102 @@ value is a finite double, and full relative accuracy in the tails):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from . import _math
 from ._jit import jit
-from ._names import (  # noqa: F401  (re-exported: the loss ids live with the losses)
-    ALIASES,
-    BINARY_LOSSES,
-    EXPONENTIAL,
-    HINGE,
-    LOGISTIC,
-    LOSS_IDS,
-    LOSSES,
-    MODIFIED_HUBER,
-    MULTINOMIAL,
-    SAVAGE,
-    SMOOTH_HINGE,
-    SQUARE,
-    SQUARED_HINGE,
-    TANGENT,
-    canonical_name,
-)
 
 #: Per-sample scalar functions: inlined (Numba IR level) into the loops that call them.
 scalar = jit(fastmath=False, inline=True)
+
+# --- the registry: each loss declared once -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """One loss as declared by :func:`register`; everything else reads it from :data:`REGISTRY`.
+
+    ``id`` is its kernel id (the order of declaration). A binary loss has ``functions``: its
+    (value, gradient, hessian) of one sample ``(y, z)``, ``y`` in [0, 1] and derivatives in ``z``,
+    which :mod:`fastloss.kernels._loops` compiles into one loop per mode. ``mpmath`` is the exact
+    formula the tests check the kernels and the reference against: ``(mp, m) -> (phi, phi', phi'')``
+    in the margin ``m`` (derivatives in ``m``; the piece that owns a kink as in docs/api.md).
+    """
+
+    name: str
+    id: int
+    functions: tuple | None = None
+    soft_labels: bool = False      # also takes probabilities in [0, 1] as labels
+    probabilities: bool = False    # sigmoid / softmax of the raw score is a class probability
+    convex: bool = True
+    flat: str = ""                 # where the second derivative is 0 on an interval ("" if nowhere)
+    mpmath: Callable | None = field(default=None, repr=False)
+    aliases: tuple[str, ...] = ()
+    cache: bool = True             # its loops go to the on-disk cache (losses declared in this file)
+
+    @property
+    def binary(self) -> bool:
+        return self.functions is not None
+
+
+#: Every loss by name, in the order of declaration (= kernel ids).
+REGISTRY: dict[str, LossSpec] = {}
+#: Names and aliases of every loss, and binary losses by kernel id: kept in step by :func:`register`.
+LOSSES: tuple[str, ...] = ()
+BINARY_LOSSES: tuple[str, ...] = ()
+SOFT_LABEL_LOSSES: tuple[str, ...] = ()
+LOSS_IDS: dict[str, int] = {}
+ALIASES: dict[str, str] = {}
+
+
+def register(name: str, *, value=None, gradient=None, hessian=None, **properties) -> LossSpec:
+    """Declare a loss: a binary one with its three scalar functions (compiled with :data:`scalar`),
+    or a multiclass one with its kernels of its own; ``properties`` are :class:`LossSpec` fields.
+
+    This is the one place a loss is named: ids, kernel dispatch, label rules, the pointwise and
+    objective doors and the tests' parametrization all come from it. Losses declared outside this
+    module (a user's own, or the tests' toy loss) work everywhere in that process; their loops are
+    not cached on disk, as the cache only knows this package's sources.
+    """
+    global LOSSES, BINARY_LOSSES, SOFT_LABEL_LOSSES
+    functions = (value, gradient, hessian)
+    if any(f is None for f in functions) and any(f is not None for f in functions):
+        raise ValueError(f"loss {name!r}: give all three of value, gradient and hessian, or none")
+    binary = value is not None
+    if name in LOSS_IDS or name in ALIASES:
+        raise ValueError(f"loss {name!r} is already declared")
+    cache = all(_module_of(f).split(".")[0] == __name__.split(".")[0] for f in functions) if binary else True
+    spec = LossSpec(name, len(REGISTRY), functions if binary else None, cache=cache, **properties)
+    REGISTRY[name] = spec
+    LOSS_IDS[name] = spec.id
+    ALIASES.update({alias: name for alias in spec.aliases})
+    LOSSES = tuple(REGISTRY)
+    BINARY_LOSSES = tuple(n for n, s in REGISTRY.items() if s.binary)
+    SOFT_LABEL_LOSSES = tuple(n for n, s in REGISTRY.items() if s.soft_labels)
+    return spec
+
+
+def _module_of(function) -> str:
+    return getattr(getattr(function, "py_func", function), "__module__", None) or ""
+
+
+def canonical_name(loss) -> str:
+    """Return the canonical loss name for ``loss`` (an alias or a name), or raise ValueError."""
+    if isinstance(loss, str):
+        name = ALIASES.get(loss, loss)
+        if name in REGISTRY:
+            return name
+    valid = ", ".join(repr(n) for n in LOSSES + tuple(ALIASES))
+    raise ValueError(f"unknown loss {loss!r}; valid names are {valid}")
+
+
+def spec(loss) -> LossSpec:
+    """The :class:`LossSpec` of a loss name or alias (ValueError listing the names otherwise)."""
+    return REGISTRY[canonical_name(loss)]
+
 
 
 # --- logistic (binomial deviance / cross-entropy; accepts soft labels) ------------------------
@@ -77,6 +157,15 @@ def logistic_hessian(y, z):
     return min(e / ((1.0 + e) * (1.0 + e)), 0.25)
 
 
+def _logistic_mp(mp, m):
+    e = mp.exp(m)
+    return (mp.log1p(1 / e) if m > 0 else mp.log1p(mp.exp(-m))), -1 / (1 + e), e / (1 + e) ** 2
+
+
+register("logistic", value=logistic_value, gradient=logistic_gradient, hessian=logistic_hessian,
+         soft_labels=True, probabilities=True, aliases=("log_loss",), mpmath=_logistic_mp)
+
+
 # --- exponential: exp(-m) ----------------------------------------------------------------------
 
 @scalar
@@ -93,6 +182,10 @@ def exponential_gradient(y, z):
 @scalar
 def exponential_hessian(y, z):
     return _math.exp(-(2.0 * y - 1.0) * z)
+
+
+register("exponential", value=exponential_value, gradient=exponential_gradient, hessian=exponential_hessian,
+         mpmath=lambda mp, m: (mp.exp(-m), -mp.exp(-m), mp.exp(-m)))
 
 
 # --- square: (1 - m)^2 -------------------------------------------------------------------------
@@ -114,6 +207,10 @@ def square_hessian(y, z):
     return 2.0
 
 
+register("square", value=square_value, gradient=square_gradient, hessian=square_hessian,
+         mpmath=lambda mp, m: ((1 - m) ** 2, -2 * (1 - m), mp.mpf(2)))
+
+
 # --- squared hinge: max(0, 1 - m)^2 ------------------------------------------------------------
 
 @scalar
@@ -131,6 +228,11 @@ def squared_hinge_gradient(y, z):
 @scalar
 def squared_hinge_hessian(y, z):
     return 2.0 if (2.0 * y - 1.0) * z < 1.0 else 0.0
+
+
+register("squared_hinge", value=squared_hinge_value, gradient=squared_hinge_gradient,
+         hessian=squared_hinge_hessian, flat="m >= 1",
+         mpmath=lambda mp, m: (max(0, 1 - m) ** 2, -2 * max(0, 1 - m), mp.mpf(2 if m < 1 else 0)))
 
 
 # --- modified Huber: -4 m for m < -1, else max(0, 1 - m)^2 -------------------------------------
@@ -155,6 +257,16 @@ def modified_huber_hessian(y, z):
     return 2.0 if (m >= -1.0 and m < 1.0) else 0.0
 
 
+def _modified_huber_mp(mp, m):
+    if m < -1:
+        return -4 * m, mp.mpf(-4), mp.mpf(0)
+    return max(0, 1 - m) ** 2, -2 * max(0, 1 - m), mp.mpf(2 if m < 1 else 0)
+
+
+register("modified_huber", value=modified_huber_value, gradient=modified_huber_gradient,
+         hessian=modified_huber_hessian, flat="m < -1 or m >= 1", mpmath=_modified_huber_mp)
+
+
 # --- smooth hinge: 1/2 - m | (1 - m)^2 / 2 | 0 -------------------------------------------------
 
 @scalar
@@ -177,6 +289,18 @@ def smooth_hinge_hessian(y, z):
     return 1.0 if (m > 0.0 and m < 1.0) else 0.0
 
 
+def _smooth_hinge_mp(mp, m):
+    if m <= 0:
+        return mp.mpf(0.5) - m, mp.mpf(-1), mp.mpf(0)
+    if m < 1:
+        return (1 - m) ** 2 / 2, -(1 - m), mp.mpf(1)
+    return mp.mpf(0), mp.mpf(0), mp.mpf(0)
+
+
+register("smooth_hinge", value=smooth_hinge_value, gradient=smooth_hinge_gradient,
+         hessian=smooth_hinge_hessian, flat="m <= 0 or m >= 1", mpmath=_smooth_hinge_mp)
+
+
 # --- hinge: max(0, 1 - m) ----------------------------------------------------------------------
 
 @scalar
@@ -193,6 +317,10 @@ def hinge_gradient(y, z):
 @scalar
 def hinge_hessian(y, z):
     return 0.0
+
+
+register("hinge", value=hinge_value, gradient=hinge_gradient, hessian=hinge_hessian, flat="every m",
+         mpmath=lambda mp, m: (max(0, 1 - m), mp.mpf(-1 if m < 1 else 0), mp.mpf(0)))
 
 
 # --- savage: 1 / (1 + exp(m))^2 = sigmoid(-m)^2 ------------------------------------------------
@@ -223,6 +351,15 @@ def savage_gradient(y, z):
 def savage_hessian(y, z):
     p, q = _sigmoid_pair((2.0 * y - 1.0) * z)
     return -2.0 * p * q * q * (q - 2.0 * p)
+
+
+def _savage_mp(mp, m):
+    e = mp.exp(m)
+    return 1 / (1 + e) ** 2, -2 * e / (1 + e) ** 3, 2 * e * (2 * e - 1) / (1 + e) ** 4
+
+
+register("savage", value=savage_value, gradient=savage_gradient, hessian=savage_hessian, convex=False,
+         mpmath=_savage_mp)
 
 
 # --- tangent: (2 arctan(m) - 1)^2 --------------------------------------------------------------
@@ -256,21 +393,13 @@ def tangent_hessian(y, z):
     return 8.0 * (t - (2.0 * _math.atan(m) - 1.0) * (m * t)) * t
 
 
-# --- the table the kernels read ---------------------------------------------------------------
+def _tangent_mp(mp, m):
+    t = 2 * mp.atan(m) - 1
+    return t**2, 4 * t / (1 + m**2), (8 - 8 * m * t) / (1 + m**2) ** 2
 
-#: Each binary loss's (value, gradient, hessian), by name: what :mod:`fastloss.kernels._loops`
-#: compiles into one loop per (loss, mode).
-BINARY_FUNCTIONS = {
-    "logistic": (logistic_value, logistic_gradient, logistic_hessian),
-    "exponential": (exponential_value, exponential_gradient, exponential_hessian),
-    "square": (square_value, square_gradient, square_hessian),
-    "squared_hinge": (squared_hinge_value, squared_hinge_gradient, squared_hinge_hessian),
-    "modified_huber": (modified_huber_value, modified_huber_gradient, modified_huber_hessian),
-    "smooth_hinge": (smooth_hinge_value, smooth_hinge_gradient, smooth_hinge_hessian),
-    "hinge": (hinge_value, hinge_gradient, hinge_hessian),
-    "savage": (savage_value, savage_gradient, savage_hessian),
-    "tangent": (tangent_value, tangent_gradient, tangent_hessian),
-}
+
+register("tangent", value=tangent_value, gradient=tangent_gradient, hessian=tangent_hessian, convex=False,
+         mpmath=_tangent_mp)
 
 
 # --- multinomial: softmax cross-entropy over a row z of K raw scores ----------------------------
@@ -440,3 +569,8 @@ def multinomial_hessian_of(ek, is_top, others, inv_total):
 def multinomial_hessian(e, k, top, others, inv_total):
     """``p_k (1 - p_k)``, the diagonal of ``diag(p) - p p^T``; ``inv_total = 1 / (1 + others)``."""
     return multinomial_hessian_of(e[k], k == top, others, inv_total)
+
+
+# The multinomial loss has kernels of its own (:mod:`fastloss.kernels.multinomial`) over the row
+# helpers above; its exact formula for the tests is a row's (tests/test_reference.py).
+register("multinomial", probabilities=True)

@@ -16,9 +16,9 @@ import numpy as np
 from . import _normalize as norm
 from . import _run as run
 from . import _validation as val
-from ._names import LOSS_IDS
 from ._parallel import check_n_threads
 from .kernels import gradient_mode
+from .losses import LOSS_IDS
 
 
 class LinearObjective:

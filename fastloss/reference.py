@@ -47,18 +47,6 @@ __all__ = [
     "point_loss",
 ]
 
-BINARY_LOSSES = (
-    "logistic",
-    "exponential",
-    "square",
-    "squared_hinge",
-    "modified_huber",
-    "smooth_hinge",
-    "hinge",
-    "savage",
-    "tangent",
-)
-LOSSES = BINARY_LOSSES + ("multinomial",)
 _ALIASES = {"log_loss": "logistic"}
 
 
@@ -192,6 +180,10 @@ MARGIN_LOSSES: dict[str, tuple[_MarginFn, _MarginFn, _MarginFn]] = {
         _tangent_d2,
     ),
 }
+#: The binary losses this oracle knows, and all of them (the tests check that they are
+#: ``fastloss.LOSSES``, in the same order).
+BINARY_LOSSES = tuple(MARGIN_LOSSES)
+LOSSES = BINARY_LOSSES + ("multinomial",)
 
 
 # Logistic is evaluated in its cross-entropy form, which also takes soft labels y01 in [0, 1]:

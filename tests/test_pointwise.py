@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastloss
+from fastloss import losses
 from fastloss import reference as R
 
 BINARY = fastloss.reference.BINARY_LOSSES
@@ -17,40 +18,10 @@ mp.mp.prec = 300  # enough for exp(+-1e308)-sized arguments to be exact where it
 
 
 def _exact(loss, s, z):
-    """(value, d/dz, d2/dz2) in mpmath for label sign ``s`` and raw score ``z``."""
-    m = mp.mpf(s) * mp.mpf(z)
-    one = mp.mpf(1)
-    if loss == "logistic":
-        e = mp.exp(m)
-        return mp.log1p(one / e) if m > 0 else mp.log1p(mp.exp(-m)), -s / (1 + e), e / (1 + e) ** 2
-    if loss == "exponential":
-        e = mp.exp(-m)
-        return e, -s * e, e
-    if loss == "square":
-        return (1 - m) ** 2, -2 * s * (1 - m), mp.mpf(2)
-    if loss == "squared_hinge":
-        r = max(0, 1 - m)
-        return r**2, -2 * s * r, mp.mpf(2) if m < 1 else mp.mpf(0)
-    if loss == "modified_huber":
-        if m < -1:
-            return -4 * m, -4 * s, mp.mpf(0)
-        r = max(0, 1 - m)
-        return r**2, -2 * s * r, mp.mpf(2) if m < 1 else mp.mpf(0)
-    if loss == "smooth_hinge":
-        if m <= 0:
-            return mp.mpf(0.5) - m, -s * one, mp.mpf(0)
-        if m < 1:
-            return (1 - m) ** 2 / 2, -s * (1 - m), mp.mpf(1)
-        return mp.mpf(0), mp.mpf(0), mp.mpf(0)
-    if loss == "hinge":
-        return max(0, 1 - m), (-s * one if m < 1 else mp.mpf(0)), mp.mpf(0)
-    if loss == "savage":
-        e = mp.exp(m)
-        return 1 / (1 + e) ** 2, s * (-2 * e / (1 + e) ** 3), 2 * e * (2 * e - 1) / (1 + e) ** 4
-    if loss == "tangent":
-        t = 2 * mp.atan(m) - 1
-        return t**2, s * 4 * t / (1 + m**2), (8 - 8 * m * t) / (1 + m**2) ** 2
-    raise AssertionError(loss)
+    """(value, d/dz, d2/dz2) in mpmath for label sign ``s`` and raw score ``z``, from the
+    loss's exact formula in the registry (derivatives in the margin ``m = s z``)."""
+    value, d1, d2 = losses.REGISTRY[loss].mpmath(mp, mp.mpf(s) * mp.mpf(z))
+    return value, s * d1, d2
 
 
 TINY = np.finfo(np.float64).tiny

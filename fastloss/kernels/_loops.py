@@ -91,14 +91,15 @@ def _loop_template(y_at, sw_at, n_sw, m, z_at, L_at, G_at, H_at):
 
 
 def _compile_loop(name: str, mode: int):
-    value, gradient, hessian = losses.BINARY_FUNCTIONS[name]
+    spec = losses.REGISTRY[name]
+    value, gradient, hessian = spec.functions
     namespace = dict(_loop_template.__globals__, value=value, gradient=gradient, hessian=hessian,
                      WANT_VALUE=bool(mode & VALUE), WANT_GRADIENT=bool(mode & 2),
                      WANT_HESSIAN=bool(mode & HESSIAN))
     mode_name = next(k for k, v in MODES.items() if v == mode)
     loop = pytypes.FunctionType(_loop_template.__code__, namespace, f"_loop__{name}__{mode_name}")
     loop.__qualname__ = loop.__name__
-    return cfunc(_LOOP_SIGNATURE, cache=CACHE, error_model="numpy")(loop)
+    return cfunc(_LOOP_SIGNATURE, cache=CACHE and spec.cache, error_model="numpy")(loop)
 
 
 @jit()
@@ -125,10 +126,16 @@ def prepare(loss, modes=tuple(MODES)) -> None:
     ``fastloss.LOSSES`` (or an alias) or a loss id; ``modes`` names of :data:`MODES` (default:
     all four, about 0.1-0.3 s each on a cold cache).
     """
-    name = losses.canonical_name(losses.BINARY_LOSSES[loss] if isinstance(loss, (int, np.integer)) else loss)
-    if name not in losses.BINARY_FUNCTIONS:
+    if isinstance(loss, (int, np.integer)):
+        if not 0 <= loss < len(losses.LOSSES):
+            raise ValueError(f"prepare(): no loss has id {loss}; ids are 0..{len(losses.LOSSES) - 1}")
+        loss = losses.LOSSES[loss]
+    name = losses.canonical_name(loss)
+    if not losses.REGISTRY[name].binary:
         raise ValueError(f"prepare() takes a binary loss; {name!r} has kernels of its own")
     loss_id = losses.LOSS_IDS[name]
+    if loss_id >= _MAX_LOSSES:
+        raise ValueError(f"prepare(): the loop table holds {_MAX_LOSSES} losses; {name!r} has id {loss_id}")
     for mode in _modes(modes):
         slot = loss_id * _SLOTS + mode
         if _table[slot]:

@@ -3,7 +3,7 @@
 One driver per operation, for binary and multinomial alike: ``kernels`` is
 :mod:`fastloss.kernels.linear` or :mod:`fastloss.kernels.multinomial`, whose ``*_chunks``
 functions take the same arguments (``loss_arg`` is the loss id, or the number of classes). The
-objective (:mod:`fastloss.objective`) and the dask workers (:mod:`fastloss._dask_chunks`) call
+objectives' per-chunk functions (:mod:`fastloss._partials`, in this process or on dask workers) call
 these with validated input; every function returns unnormalized sums (see
 :mod:`fastloss._normalize`).
 """

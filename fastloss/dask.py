@@ -45,10 +45,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
         "fastloss.dask needs dask: pip install 'fastloss[dask]' (dask[array,distributed])"
     ) from exc
 
-from . import _dask_chunks as chunks
-from . import _normalize as norm
+from . import _partials as chunks
 from . import _validation as val
 from ._parallel import check_n_threads
+from .objective import InProcess, Objective
 
 #: Arrays (coefficients, directions) bigger than this are scattered to the workers once per call
 #: instead of being embedded in every task.
@@ -127,7 +127,78 @@ def _rows_like_X(a, name: str, n: int, row_chunks: tuple, *, weights: bool):
     return da.from_array(arr, chunks=(row_chunks,))
 
 
-class LinearObjective:
+class _Workers(InProcess):
+    """The executor of :class:`LinearObjective`: one :class:`fastloss._partials.ChunkState` per
+    row chunk, kept on the dask workers (futures) or, without a ``dask.distributed`` client, in
+    this process; rebuilt from the original graph if the workers lose them."""
+
+    def __init__(self, blocks, bounds, client, build):
+        self._blocks, self._bounds, self._client, self._build_states = blocks, bounds, client, build
+        self.states = None
+        self.convention = self.weight_sum = None
+        self.build()
+
+    def build(self):
+        states, convention, weight_sum = self._build_states(self._blocks, self._bounds, self._client)
+        if self.states is not None and (convention != self.convention or weight_sum != self.weight_sum):
+            raise RuntimeError("the dask array's chunks changed after the objective was built")
+        self.states, self.convention, self.weight_sum = states, convention, weight_sum
+
+    def _lost(self, futures) -> bool:
+        return any(f.status in ("cancelled", "lost") for f in futures)
+
+    def _scatter(self, kwargs: dict) -> dict:
+        big = {k: v for k, v in kwargs.items() if isinstance(v, np.ndarray) and v.nbytes > _SCATTER_BYTES}
+        for k, v in big.items():
+            kwargs[k] = self._client.scatter(v, broadcast=True, hash=False)
+        return kwargs
+
+    def fold(self, func, kwargs: dict, combine: Callable, *, curvature: Callable | None = None,
+             stream: bool = False):
+        """``combine`` the per-chunk results of ``func(state_i[, curvature_i], **kwargs)`` in chunk
+        order; ``stream`` fetches one chunk's result at a time (for the big partial Hessians)."""
+        if self._client is None:
+            return super().fold(func, kwargs, combine, curvature=curvature)
+        for attempt in range(2):
+            try:
+                if self._lost(self.states):
+                    self.build()
+                per_chunk = [self.states] if curvature is None else [self.states, curvature()]
+                futures = self._client.map(func, *per_chunk, pure=False, **self._scatter(dict(kwargs)))
+                acc = None
+                if stream:
+                    for f in futures:
+                        acc = combine(acc, f.result())
+                else:
+                    for part in self._client.gather(futures):
+                        acc = combine(acc, part)
+                return acc
+            except CancelledError:
+                if attempt:
+                    raise
+                self.build()  # the workers were restarted under us: rebuild once and redo the call
+        raise AssertionError("unreachable")
+
+    def keep(self, func, kwargs: dict) -> Callable:
+        """``func(state_i, **kwargs)`` per chunk, left on its worker: a callable returning the
+        futures (computed again if the workers lost them)."""
+        if self._client is None:
+            return super().keep(func, kwargs)
+        held: dict = {}
+
+        def kept():
+            futures = held.get("futures")
+            if futures is None or self._lost(futures) or held.get("states") is not self.states:
+                if self._lost(self.states):
+                    self.build()
+                futures = self._client.map(func, self.states, pure=False, **self._scatter(dict(kwargs)))
+                held["futures"], held["states"] = futures, self.states
+            return futures
+
+        return kept
+
+
+class LinearObjective(Objective):
     """:class:`fastloss.LinearObjective` over a ``dask.array`` chunked by rows.
 
     ``f(coef) = (1 / sum_i s_i) * sum_i s_i * loss(y_i, x_i . w + b) + (l2 / 2) * ||w||^2``
@@ -158,19 +229,14 @@ class LinearObjective:
     ``n_coef`` floats per chunk back. Results are bitwise reproducible from call to call.
     """
 
+    _repr_name = "fastloss.dask.LinearObjective"
+
     def __init__(self, X, y, loss="logistic", *, l2=0.0, fit_intercept=True, sample_weight=None,
                  n_classes=None, n_threads=None):
-        self.loss_name, self._loss_id = val.check_loss(loss)
-        self.l2 = val.check_scalar(l2, "l2", low=0.0)
-        if not isinstance(fit_intercept, (bool, np.bool_)):
-            raise TypeError(f"`fit_intercept` must be a bool, got {type(fit_intercept).__name__}")
-        self.fit_intercept = bool(fit_intercept)
+        self._check_options(loss, l2, fit_intercept, n_classes)
         check_n_threads(n_threads)  # type and range here; each worker clips to its own threads
-        self._n_threads = None if n_threads is None or n_threads == -1 else int(n_threads)
-        self._multinomial = self.loss_name == "multinomial"
+        n_threads = None if n_threads is None or n_threads == -1 else int(n_threads)
         if n_classes is not None:
-            if not self._multinomial:
-                raise ValueError(f"`n_classes` applies only to loss='multinomial', not {self.loss_name!r}")
             if isinstance(n_classes, (bool, np.bool_)) or not hasattr(n_classes, "__index__"):
                 raise TypeError(f"`n_classes` must be an int, got {type(n_classes).__name__}")
             n_classes = int(n_classes)
@@ -178,77 +244,47 @@ class LinearObjective:
                 raise ValueError(f"`n_classes` must be >= 2, got {n_classes}")
         self._n_classes_arg = n_classes
 
-        n, d, self.dtype = _check_dask_X(X)
+        n, d, dtype = _check_dask_X(X)
         row_chunks = tuple(int(c) for c in X.chunks[0])
         y = _rows_like_X(y, "y", n, row_chunks, weights=False)
         sw = None if sample_weight is None else _rows_like_X(sample_weight, "sample_weight", n, row_chunks,
                                                                weights=True)
-        self._n, self._d = n, d
+        self._d = d
         # Kept for rebuilding the chunks if the workers lose them; empty chunks are left out.
         starts = np.concatenate([[0], np.cumsum(row_chunks)]).astype(int)
         keep = [i for i, size in enumerate(row_chunks) if size > 0]
-        self._bounds = [(int(starts[i]), int(starts[i + 1])) for i in keep]
+        bounds = [(int(starts[i]), int(starts[i + 1])) for i in keep]
         X_blocks, y_blocks = X.to_delayed().ravel(), y.to_delayed().ravel()
         sw_blocks = sw.to_delayed().ravel() if sw is not None else None
-        self._blocks = [(X_blocks[i], y_blocks[i], None if sw_blocks is None else sw_blocks[i]) for i in keep]
+        blocks = [(X_blocks[i], y_blocks[i], None if sw_blocks is None else sw_blocks[i]) for i in keep]
 
-        self._client = _active_client()
+        client = _active_client()
         # On a cluster, dask's worker threads and processes are the parallelism (distributed starts
         # its workers with OMP_NUM_THREADS=1 for the same reason): one Numba thread per task, unless
         # asked otherwise. Locally the chunks run one after the other, each on every thread.
-        if self._n_threads is None and self._client is not None:
-            self._n_threads = 1
-        self._states = None
-        self._build()
-        K = self._convention if self._multinomial else 1
-        self._K = K
-        p = d + int(self.fit_intercept)
-        self._coef_shape = (K, p) if self._multinomial else (p,)
-        self._mask = norm.penalty_mask(self._coef_shape, self.fit_intercept)
-        self._spec = chunks.KernelSpec(self._multinomial, K if self._multinomial else self._loss_id,
-                                       self.fit_intercept, self._n_threads)
-
-    # --- properties -------------------------------------------------------------------------------
-    @property
-    def n_samples(self) -> int:
-        return self._n
-
-    @property
-    def n_features(self) -> int:
-        return self._d
-
-    @property
-    def n_classes(self) -> int:
-        return self._K
-
-    @property
-    def coef_shape(self) -> tuple:
-        return self._coef_shape
-
-    @property
-    def n_coef(self) -> int:
-        return int(np.prod(self._coef_shape))
+        if n_threads is None and client is not None:
+            n_threads = 1
+        self._n_threads = n_threads
+        self._executor = _Workers(blocks, bounds, client, self._build)
+        K = self._executor.convention if self._multinomial else 1
+        self._set_shape(n, d, K, self._executor.weight_sum, dtype, n_threads)
 
     @property
     def n_chunks(self) -> int:
         """Number of (non-empty) row chunks, i.e. of partial sums added per call."""
-        return len(self._bounds)
+        return len(self._executor.states)
 
     @property
     def client(self):
         """The ``dask.distributed`` client the chunks live on, or None (local)."""
-        return self._client
+        return self._executor._client
 
-    def __repr__(self) -> str:
-        where = "local" if self._client is None else "distributed"
-        return (f"fastloss.dask.LinearObjective(n_samples={self._n}, n_features={self._d}, "
-                f"loss={self.loss_name!r}, n_classes={self._K}, l2={self.l2}, "
-                f"fit_intercept={self.fit_intercept}, dtype={np.dtype(self.dtype).name}, "
-                f"n_chunks={self.n_chunks}, {where})")
+    def _repr_extra(self) -> str:
+        return f", n_chunks={self.n_chunks}, {'local' if self.client is None else 'distributed'}"
 
-    # --- the chunks on the workers ----------------------------------------------------------------
-    def _build(self):
-        """Validate and convert every chunk where it lives; keep them there (futures) or here."""
+    def _build(self, blocks, bounds, client):
+        """Validate and convert every chunk where it lives; return ``(states, label convention,
+        total weight)``, the states as futures on the workers or as values here."""
         import dask
         from dask import delayed
 
@@ -256,178 +292,29 @@ class LinearObjective:
         spec = chunks.KernelSpec(self._multinomial, 0, self.fit_intercept, self._n_threads)
         summaries = [
             delayed(chunks.label_summary, pure=True)(yb, a, b, dask_key_name=f"fastloss-labels-{token}-{i}")
-            for i, ((_, yb, _), (a, b)) in enumerate(zip(self._blocks, self._bounds, strict=True))
+            for i, ((_, yb, _), (a, b)) in enumerate(zip(blocks, bounds, strict=True))
         ]
         convention = delayed(chunks.label_convention, pure=True)(
             summaries, self._multinomial, self._n_classes_arg, dask_key_name=f"fastloss-convention-{token}")
         states = [
             delayed(chunks.prepare, pure=True)(xb, yb, swb, convention, a, b, self.loss_name, self._d, spec,
                                                dask_key_name=f"fastloss-chunk-{token}-{i}")
-            for i, ((xb, yb, swb), (a, b)) in enumerate(zip(self._blocks, self._bounds, strict=True))
+            for i, ((xb, yb, swb), (a, b)) in enumerate(zip(blocks, bounds, strict=True))
         ]
         infos = [delayed(chunks.state_info, pure=True)(s, dask_key_name=f"fastloss-info-{token}-{i}")
                  for i, s in enumerate(states)]
-        if self._client is None:
+        if client is None:
             state_values, conv, info = dask.compute(states, convention, infos, scheduler="sync")
         else:
-            futures = self._client.compute(states + [convention] + infos)
+            futures = client.compute(states + [convention] + infos)
             state_values = futures[: len(states)]
-            conv, *info = self._client.gather(futures[len(states):])
+            conv, *info = client.gather(futures[len(states):])
         weight_sum = 0.0
         for _rows, w in info:
             weight_sum += w
         if not weight_sum > 0:
             raise ValueError("`sample_weight` sums to 0: at least one sample needs a positive weight")
-        if self._states is not None and (conv != self._convention or weight_sum != self._weight_sum):
-            raise RuntimeError("the dask array's chunks changed after the objective was built")
-        self._states, self._convention, self._weight_sum = state_values, conv, weight_sum
-
-    def _lost(self, futures) -> bool:
-        return any(f.status in ("cancelled", "lost") for f in futures)
-
-    def _scatter(self, kwargs: dict) -> dict:
-        big = {k: v for k, v in kwargs.items() if isinstance(v, np.ndarray) and v.nbytes > _SCATTER_BYTES}
-        for k, v in big.items():
-            kwargs[k] = self._client.scatter(v, broadcast=True, hash=False)
-        return kwargs
-
-    def _fold(self, func, kwargs: dict, combine: Callable, *, args: Callable | None = None,
-              stream: bool = False):
-        """``combine`` the per-chunk results of ``func(*args_i, **kwargs)`` in chunk order.
-
-        ``args()`` returns the per-chunk positional arguments as lists, one list per argument
-        (default ``[states]``); it is called again if the chunks had to be rebuilt. ``stream``
-        fetches one chunk's result at a time (for the big partial Hessians).
-        """
-        def default_args():
-            return [self._states]
-
-        args = args or default_args
-        if self._client is None:
-            acc = None
-            for chunk_args in zip(*args(), strict=True):
-                acc = combine(acc, func(*chunk_args, **kwargs))
-            return acc
-        for attempt in range(2):
-            try:
-                if self._lost(self._states):
-                    self._build()
-                chunk_args = args()
-                futures = self._client.map(func, *chunk_args, pure=False, **self._scatter(dict(kwargs)))
-                acc = None
-                if stream:
-                    for f in futures:
-                        acc = combine(acc, f.result())
-                else:
-                    for part in self._client.gather(futures):
-                        acc = combine(acc, part)
-                return acc
-            except CancelledError:
-                if attempt:
-                    raise
-                self._build()  # the workers were restarted under us: rebuild once and redo the call
-        raise AssertionError("unreachable")
-
-    # --- combining partial sums (float64, chunk order) --------------------------------------------
-    @staticmethod
-    def _add_loss_grad(acc, part):
-        loss, grad = part
-        if acc is None:
-            return [0.0 + loss, grad.astype(np.float64, copy=True)]
-        acc[0] += loss
-        acc[1] += grad
-        return acc
-
-    @staticmethod
-    def _add(acc, part):
-        if acc is None:
-            return np.array(part, dtype=np.float64, copy=True)
-        acc += part
-        return acc
-
-    def _loss_grad(self, c: np.ndarray, want_gradient: bool):
-        total, grad = self._fold(chunks.loss_gradient, dict(coef=c, spec=self._spec, want_gradient=want_gradient),
-                                 self._add_loss_grad)
-        return norm.finish_loss_gradient(total, grad, c, self._weight_sum, self.l2, self._mask, want_gradient)
-
-    def _hessp_flat(self, c, V, curvature=None):
-        if curvature is None:
-            out = self._fold(chunks.hessp, dict(coef=c, spec=self._spec, V=V), self._add)
-        else:
-            out = self._fold(chunks.hessp_cached, dict(coef=c, spec=self._spec, V=V), self._add,
-                             args=lambda: [self._states, curvature()])
-        return norm.finish_hessp(out, V, self._weight_sum, self.l2, self._mask)
-
-    # --- public methods ---------------------------------------------------------------------------
-    def loss(self, coef) -> float:
-        """Objective value at ``coef`` (one pass over the chunks)."""
-        c = val.check_coef(coef, self._coef_shape)
-        return float(self._loss_grad(c, False)[0])
-
-    def gradient(self, coef) -> np.ndarray:
-        """Gradient at ``coef``, shaped like ``coef``."""
-        return self.loss_gradient(coef)[1]
-
-    def loss_gradient(self, coef) -> tuple[float, np.ndarray]:
-        """``(loss, gradient)`` at ``coef`` in one pass over the chunks."""
-        c = val.check_coef(coef, self._coef_shape)
-        loss, grad = self._loss_grad(c, True)
-        return float(loss), grad.reshape(np.shape(coef))
-
-    def hessp(self, coef, v) -> np.ndarray:
-        """Hessian at ``coef`` times ``v`` (one direction shaped like coef, or ``(n_coef, k)``)."""
-        c = val.check_coef(coef, self._coef_shape)
-        V, single = val.check_directions(v, self._coef_shape)
-        out = self._hessp_flat(c, V)
-        return norm.directions_out(out, single, np.shape(v) if single else None)
-
-    def gradient_hessp(self, coef) -> tuple[np.ndarray, Callable]:
-        """``(gradient, hessp)``: the curvature at ``coef`` stays with each chunk (on its worker);
-        each ``hessp(v)`` is then one pass that ships only ``v`` and the partial products."""
-        c = val.check_coef(coef, self._coef_shape)
-        kwargs = dict(coef=c, spec=self._spec)
-        held: dict = {}
-
-        def curvature_chunks():
-            if self._client is None:
-                if "local" not in held:
-                    held["local"] = [chunks.curvature(s, **kwargs) for s in self._states]
-                return held["local"]
-            futures = held.get("futures")
-            if futures is None or self._lost(futures) or held.get("states") is not self._states:
-                if self._lost(self._states):
-                    self._build()
-                kw = self._scatter(dict(kwargs))
-                futures = self._client.map(chunks.curvature, self._states, pure=False, **kw)
-                held["futures"], held["states"] = futures, self._states
-            return futures
-
-        total, grad = self._fold(chunks.curvature_partials, {}, self._add_loss_grad,
-                                 args=lambda: [curvature_chunks()])
-        _, grad = norm.finish_loss_gradient(total, grad, c, self._weight_sum, self.l2, self._mask, True)
-
-        def hessp(v):
-            V, single = val.check_directions(v, self._coef_shape)
-            out = self._hessp_flat(c, V, curvature=curvature_chunks)
-            return norm.directions_out(out, single, np.shape(v) if single else None)
-
-        return grad.reshape(np.shape(coef)), hessp
-
-    def hessian_diag(self, coef) -> np.ndarray:
-        """Diagonal of the Hessian at ``coef``, shaped like ``coef``."""
-        c = val.check_coef(coef, self._coef_shape)
-        out = self._fold(chunks.hessian_diag, dict(coef=c, spec=self._spec), self._add)
-        return norm.finish_hessian_diag(out, self._weight_sum, self.l2, self._mask).reshape(np.shape(coef))
-
-    def hessian(self, coef) -> np.ndarray:
-        """Full Hessian ``(n_coef, n_coef)`` at ``coef`` (C-order flattening of coef).
-
-        Raises ValueError when ``n_coef`` exceeds ``fastloss._config.HESSIAN_MAX_COEF`` (20,000).
-        The partial Hessians are fetched one chunk at a time."""
-        val.check_hessian_size(self.n_coef)
-        c = val.check_coef(coef, self._coef_shape)
-        H = self._fold(chunks.hessian, dict(coef=c, spec=self._spec), self._add, stream=True)
-        return norm.finish_hessian(H, self._weight_sum, self.l2, self._mask)
+        return state_values, conv, weight_sum
 
 
 __all__ = ["LinearObjective"]

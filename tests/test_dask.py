@@ -324,7 +324,7 @@ def test_read_only_memmap_is_used_in_place(tmp_path):
         lazy = da.map_blocks(load, chunks=chunks, dtype=np.float64, meta=np.empty((0, 0)))
         out_of_core = DaskObjective(lazy, da.from_array(y, chunks=rows), "logistic", **kw)
     assert copied.n_chunks == out_of_core.n_chunks == 5
-    assert all(_backed_by_a_file(state.X) for state in out_of_core._states)
+    assert all(_backed_by_a_file(state.X) for state in out_of_core._executor.states)
     first = values(copied)
     for name, value in first.items():
         assert_close(value, expected[name], name=name)

@@ -1,14 +1,16 @@
-"""What a dask worker runs on one chunk of rows for :mod:`fastloss.dask`.
+"""One chunk of rows' unnormalized partial sums: what every ``LinearObjective`` runs per chunk.
 
-Plain functions of NumPy / SciPy chunks: nothing here imports dask, so each function can be
-shipped to a worker (pickled by reference) or called in the client's process alike.
+Plain functions of NumPy / SciPy chunks: nothing here imports dask, so each function runs in
+this process (:class:`fastloss.LinearObjective`: the whole ``X`` is one chunk) or is shipped to a
+dask worker (:mod:`fastloss.dask`: one per row chunk) alike.
 
-A chunk is validated and converted once (:func:`prepare`, with the checks of
-:mod:`fastloss._validation`) into a :class:`ChunkState` that stays where it was built (on its
-worker). Every later call runs one compiled kernel of :mod:`fastloss.kernels.linear` /
-:mod:`fastloss.kernels.multinomial` on that state and returns the chunk's *unnormalized*
-partial sums (a float and vectors of ``n_coef`` floats), never anything of the size of the chunk.
-The caller adds the partials in chunk order and normalizes them (:mod:`fastloss._normalize`).
+A chunk is validated and converted once into a :class:`ChunkState` (with the checks of
+:mod:`fastloss._validation`; :func:`prepare` on a dask worker) that stays where it was built.
+Every later call runs one compiled kernel of :mod:`fastloss.kernels.linear` /
+:mod:`fastloss.kernels.multinomial` on that state (through :mod:`fastloss._run`) and returns the
+chunk's *unnormalized* partial sums (a float and vectors of ``n_coef`` floats), never anything of
+the size of the chunk. The objective adds the partials in chunk order and normalizes them
+(:mod:`fastloss._normalize`).
 
 Labels are interpreted globally: :func:`label_summary` reduces each chunk of ``y`` to its
 minimum and maximum, :func:`label_convention` combines them (-1/+1 or 0/1 for binary losses,
@@ -182,9 +184,10 @@ def curvature(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> Curvatur
     return CurvatureChunk(total, grad, curv)
 
 
-def curvature_partials(chunk: CurvatureChunk) -> tuple[float, np.ndarray]:
-    """The small part of a :class:`CurvatureChunk`: what travels back to the client."""
-    return chunk.loss, chunk.grad
+def curvature_partials(state: ChunkState, chunk: CurvatureChunk) -> tuple[float, np.ndarray]:
+    """The small part of a :class:`CurvatureChunk`: what travels back to the client (a copy: the
+    caller folds it in place)."""
+    return chunk.loss, chunk.grad.copy()
 
 
 def hessp(state: ChunkState, coef: np.ndarray, spec: KernelSpec, V: np.ndarray) -> np.ndarray:
@@ -211,3 +214,31 @@ def hessian_diag(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> np.nd
 def hessian(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> np.ndarray:
     """``(n_coef, n_coef)`` partial Hessian."""
     return run.hessian(_kernels(spec, "value_gradient_hessian"), *_args(state, coef, spec), _n_threads(spec))
+
+
+# --- combining partial sums (float64, chunk order) -----------------------------------------------------
+
+def add_loss_grad(acc, part):
+    """Fold one chunk's ``(loss, gradient)`` into ``acc`` (None for the first chunk)."""
+    loss, grad = part
+    if acc is None:
+        return [0.0 + loss, _owned(grad)]
+    acc[0] += loss
+    acc[1] += grad
+    return acc
+
+
+def add(acc, part):
+    """Fold one chunk's array of partial sums into ``acc`` (None for the first chunk)."""
+    if acc is None:
+        return _owned(part)
+    acc += part
+    return acc
+
+
+def _owned(a) -> np.ndarray:
+    """``a`` as a float64 array this process may write into (a kernel's fresh output is kept)."""
+    a = np.asarray(a)
+    if a.dtype == np.float64 and a.flags.writeable and a.flags.owndata:
+        return a
+    return np.array(a, dtype=np.float64)

@@ -8,7 +8,6 @@ import sys
 import textwrap
 
 import mpmath
-import numpy as np
 import pytest
 
 import fastloss

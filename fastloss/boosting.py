@@ -175,8 +175,9 @@ def xgboost_objective(loss: str, *, n_threads: int | None = None) -> _XGBoostObj
     (``reg:squarederror``): training starts from ``base_score`` read as a raw score, 0.5 unless
     given, so pass ``base_score=0`` to start where ``binary:logistic`` with ``base_score=0.5`` (a
     probability) starts, and ``predict`` returns raw scores. ``XGBClassifier`` instead keeps
-    ``binary:logistic`` / ``multi:softprob`` as the booster's objective, which sets the starting
-    score and turns ``predict_proba`` into probabilities.
+    ``binary:logistic`` (``multi:softprob`` for more classes) as the booster's objective, so its
+    ``base_score`` is a probability (0.5: raw score 0; with a callable objective it is not estimated
+    from the labels) and ``predict_proba`` returns probabilities.
     """
     return _XGBoostObjective(loss, n_threads)
 

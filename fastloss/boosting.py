@@ -14,7 +14,8 @@ What the libraries pass to a custom objective (XGBoost 3.x, LightGBM 4.x), all a
 
 * ``xgboost.train(..., obj=f)`` calls ``f(predt, dtrain)``, ``predt`` float32;
 * ``xgboost.XGBClassifier(objective=f)`` calls ``f(y_true, y_pred)``, or
-  ``f(y_true, y_pred, sample_weight=w)`` when fitted with weights, ``y_pred`` float32;
+  ``f(y_true, y_pred, sample_weight=w)`` when fitted with weights (XGBoost 2.1 and later; earlier
+  versions do not pass them), ``y_pred`` float32;
 * ``lightgbm.train({"objective": f, ...}, train_set)`` calls ``f(preds, train_set)``, ``preds``
   float64;
 * ``lightgbm.LGBMClassifier(objective=f)`` calls ``f(y_true, y_pred, weight)`` (``weight`` None
@@ -175,9 +176,10 @@ def xgboost_objective(loss: str, *, n_threads: int | None = None) -> _XGBoostObj
     (``reg:squarederror``): training starts from ``base_score`` read as a raw score, 0.5 unless
     given, so pass ``base_score=0`` to start where ``binary:logistic`` with ``base_score=0.5`` (a
     probability) starts, and ``predict`` returns raw scores. ``XGBClassifier`` instead keeps
-    ``binary:logistic`` (``multi:softprob`` for more classes) as the booster's objective, so its
-    ``base_score`` is a probability (0.5: raw score 0; with a callable objective it is not estimated
-    from the labels) and ``predict_proba`` returns probabilities.
+    ``binary:logistic`` (``multi:softprob`` for more classes) as the booster's objective, so
+    ``predict_proba`` returns probabilities; with a callable objective it does not estimate
+    ``base_score`` from the labels but starts from it as given (default 0.5: a probability for
+    two classes, raw score 0; added to every class's raw score for more, which softmax ignores).
     """
     return _XGBoostObjective(loss, n_threads)
 

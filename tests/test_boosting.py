@@ -81,10 +81,11 @@ def softmax_gradient_and_p(z, y, w):
 
 def scale_hessian(objective, factor):
     """``objective`` with its Hessian times ``factor``: the built-in multiclass objectives' Hessian
-    from the exact one (three parameters, so that LGBMClassifier passes the weights)."""
+    from the exact one. Three parameters, the third named ``sample_weight``, so that both
+    LGBMClassifier and XGBClassifier pass it the weights."""
 
-    def scaled(first, second, third=None):
-        grad, hess = objective(first, second, third)
+    def scaled(first, second, sample_weight=None):
+        grad, hess = objective(first, second, sample_weight)
         return grad, factor * hess
 
     return scaled
@@ -222,16 +223,20 @@ def test_xgboost_multiclass_booster_matches_softprob(xgb, weighted):
     assert np.abs(exact.predict(dtrain, output_margin=True) - expected).max() > 0.1
 
 
-def test_xgbclassifier_accepts_the_objective(xgb):
-    X, y, w = binary_data()
-    # XGBClassifier keeps binary:logistic as the booster's objective (base_score is a probability,
-    # predict_proba applies the sigmoid) and passes the weights to a callable with a `sample_weight`
-    # parameter. With a callable it does not estimate base_score from the labels: both start at 0.5.
+@pytest.mark.parametrize("K", [2, 4])
+def test_xgbclassifier_accepts_the_objective(xgb, K):
+    X, y, w = binary_data() if K == 2 else multiclass_data(K)
+    # XGBClassifier keeps binary:logistic / multi:softprob as the booster's objective (predict_proba
+    # applies the sigmoid / softmax) and passes the weights to a callable with a `sample_weight`
+    # parameter. With a callable it does not estimate base_score from the labels: both start at
+    # base_score, a probability for binary:logistic (0.5: raw score 0), a raw score for softprob.
     kwargs = dict(n_estimators=ROUNDS, max_depth=3, learning_rate=0.3, n_jobs=2, tree_method="hist", random_state=0,
-                  base_score=0.5)
-    builtin = xgb.XGBClassifier(objective="binary:logistic", **kwargs).fit(X, y, sample_weight=w)
-    ours = xgb.XGBClassifier(objective=fb.xgboost_objective("logistic"), **kwargs).fit(X, y, sample_weight=w)
-    np.testing.assert_allclose(ours.predict_proba(X), builtin.predict_proba(X), **FLOAT32_TOL)
+                  base_score=0.5 if K == 2 else 0.0)
+    builtin = xgb.XGBClassifier(objective="binary:logistic" if K == 2 else "multi:softprob", **kwargs)
+    objective = fb.xgboost_objective("logistic" if K == 2 else "multinomial")
+    ours = xgb.XGBClassifier(objective=objective if K == 2 else scale_hessian(objective, 2.0), **kwargs)
+    expected = builtin.fit(X, y, sample_weight=w).predict_proba(X)
+    np.testing.assert_allclose(ours.fit(X, y, sample_weight=w).predict_proba(X), expected, **FLOAT32_TOL)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -47,8 +47,11 @@ sets the leaf values, so these losses are refused with a ``ValueError`` that say
 ``logistic`` gives the gradient ``p - y`` and Hessian ``p (1 - p)``, ``p = sigmoid(z)``, the
 formulas of XGBoost's ``binary:logistic`` and LightGBM's ``binary``. XGBoost evaluates them in
 float32, where the sigmoid rounds to 1 for ``z`` above about 17 and the Hessian is then held at a
-floor of 1e-16; here they are exact. ``multinomial`` gives the libraries' gradient ``p_k - [y = k]``
-and the exact diagonal Hessian ``p_k (1 - p_k)``, where XGBoost's ``multi:softprob`` uses
+floor of 1e-16; here they are exact. With soft labels (probabilities in [0, 1]) the same formulas
+are those of ``binary:logistic`` and of LightGBM's ``cross_entropy``.
+
+``multinomial`` gives the libraries' gradient ``p_k - [y = k]`` and the exact diagonal Hessian
+``p_k (1 - p_k)``, where XGBoost's ``multi:softprob`` uses
 ``2 p_k (1 - p_k)`` and LightGBM's ``multiclass`` ``K / (K - 1) p_k (1 - p_k)``: the leaf values
 are up to that factor larger than the built-in objective's (exactly that factor with ``lambda = 0``).
 """

@@ -53,6 +53,11 @@ def multiclass_data(K, seed=0):
 FORMULA_TOL = dict(rtol=1e-10, atol=0)
 
 
+def soft_labels(X):
+    """Probabilities in [0, 1], a smooth function of the features."""
+    return 1 / (1 + np.exp(-(2 * X[:, 0] - X[:, 1])))
+
+
 def raw_scores(shape, seed=1, scale=3.0):
     return np.random.default_rng(seed).standard_normal(shape) * scale
 
@@ -265,14 +270,29 @@ def test_lgbmclassifier_multiclass_matches_multiclass(lgb, weighted):
     assert np.abs(exact.predict(X, raw_score=True) - expected).max() > 0.1
 
 
-def test_lightgbm_train_accepts_the_objective(lgb):
+@pytest.mark.parametrize("labels", ["01", "soft"])
+def test_lightgbm_train_accepts_the_objective(lgb, labels):
+    """Through lightgbm.train; soft labels (probabilities) make the logistic loss LightGBM's cross_entropy."""
     X, y, w = binary_data()
+    if labels == "soft":
+        y = soft_labels(X)
     params = {**LGB_PARAMS, "num_threads": LGB_PARAMS["n_jobs"]}
     del params["n_jobs"]
-    builtin = lgb.train({**params, "objective": "binary", "boost_from_average": False},
-                        lgb.Dataset(X, y, weight=w), ROUNDS)
+    builtin = lgb.train({**params, "objective": "binary" if labels == "01" else "cross_entropy",
+                         "boost_from_average": False}, lgb.Dataset(X, y, weight=w), ROUNDS)
     ours = lgb.train({**params, "objective": fb.lightgbm_objective("logistic")}, lgb.Dataset(X, y, weight=w), ROUNDS)
     np.testing.assert_allclose(ours.predict(X, raw_score=True), builtin.predict(X, raw_score=True), **FLOAT32_TOL)
+
+
+def test_xgboost_soft_labels_match_binary_logistic(xgb):
+    """binary:logistic takes labels in [0, 1]; so does the logistic loss."""
+    X, _, w = binary_data()
+    dtrain = xgb.DMatrix(X, label=soft_labels(X), weight=w)
+    builtin = xgb.train({**XGB_PARAMS, "objective": "binary:logistic", "base_score": 0.5}, dtrain, ROUNDS)
+    ours = xgb.train({**XGB_PARAMS, "base_score": 0.0}, dtrain, ROUNDS, obj=fb.xgboost_objective("logistic"))
+    expected = builtin.predict(dtrain, output_margin=True)
+    np.testing.assert_allclose(ours.predict(dtrain, output_margin=True), expected, **FLOAT32_TOL)
+    assert np.ptp(expected) > 1
 
 
 # --- which losses, and bad calls -------------------------------------------------------------------------

@@ -51,9 +51,9 @@ floor of 1e-16; here they are exact. With soft labels (probabilities in [0, 1]) 
 are those of ``binary:logistic`` and of LightGBM's ``cross_entropy``.
 
 ``multinomial`` gives the libraries' gradient ``p_k - [y = k]`` and the exact diagonal Hessian
-``p_k (1 - p_k)``, where XGBoost's ``multi:softprob`` uses
-``2 p_k (1 - p_k)`` and LightGBM's ``multiclass`` ``K / (K - 1) p_k (1 - p_k)``: the leaf values
-are up to that factor larger than the built-in objective's (exactly that factor with ``lambda = 0``).
+``p_k (1 - p_k)``, where XGBoost's ``multi:softprob`` uses ``2 p_k (1 - p_k)`` and LightGBM's
+``multiclass`` ``K / (K - 1) p_k (1 - p_k)``: a tree grown from the same scores gets leaf values up
+to that factor larger than the built-in objective's (exactly that factor with ``lambda = 0``).
 """
 
 from __future__ import annotations

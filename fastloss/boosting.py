@@ -62,6 +62,7 @@ import numpy as np
 
 from ._names import canonical_name
 from ._parallel import check_n_threads
+from ._validation import _as_real_array
 
 __all__ = ["BOOSTING_LOSSES", "lightgbm_objective", "xgboost_objective"]
 
@@ -98,7 +99,8 @@ def _gradient_hessian(loss: str, labels, raw_scores, weights, n_threads) -> tupl
     Every check of labels and weights is :meth:`fastloss.pointwise.Loss.gradient_hessian`'s; the
     shape checks here only say which booster parameter to change.
     """
-    raw = np.asarray(raw_scores, dtype=np.float64)  # XGBoost's float32 scores: the one conversion
+    # XGBoost's float32 scores: the one conversion (LightGBM's are float64 already).
+    raw = _as_real_array(raw_scores, "raw_scores").astype(np.float64, copy=False)
     if loss == "multinomial":
         if raw.ndim != 2 or raw.shape[1] < 2:
             raise ValueError(f"'multinomial' needs the booster's raw scores of shape (n_samples, n_classes >= 2), "

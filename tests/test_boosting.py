@@ -337,8 +337,15 @@ def test_layout_mistakes_name_the_parameter():
         fb.lightgbm_objective("multinomial")(y, np.zeros(10), None)
     with pytest.raises(ValueError, match=r"shape \(10, 3\) \(num_class > 1\): use 'multinomial'"):
         fb.lightgbm_objective("logistic")(y, np.zeros((10, 3)), None)
-    with pytest.raises(ValueError, match="2"):  # a label the loss does not accept: the pointwise check
+    # Labels and weights go through the pointwise checks.
+    with pytest.raises(ValueError, match=r"y_true\[0\] = 2 is not a valid label for 'logistic'"):
         fb.lightgbm_objective("logistic")(np.full(10, 2.0), np.zeros(10), None)
+    with pytest.raises(ValueError, match=r"y_true\[0\] = 3 is not a class index below n_classes = 3"):
+        fb.lightgbm_objective("multinomial")(np.full(10, 3.0), np.zeros((10, 3)), None)
+    with pytest.raises(ValueError, match="must be non-negative"):
+        fb.lightgbm_objective("logistic")(y, np.zeros(10), -np.ones(10))
+    with pytest.raises(TypeError, match="`raw_scores` must hold real numbers"):
+        fb.xgboost_objective("logistic")(y, np.array(["a"] * 10))
 
 
 def test_objectives_pickle(lgb):

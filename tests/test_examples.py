@@ -26,7 +26,7 @@ def load(name: str):
 
 
 def test_every_example_has_a_test():
-    tested = {"scipy_solvers", "njit_newton_cg", "early_stopping"}
+    tested = {"scipy_solvers", "njit_newton_cg", "early_stopping", "boosting"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -69,3 +69,20 @@ def test_early_stopping_keeps_the_best_held_out_model():
     X, y = make_logistic_problem(4000, 500, seed=3)
     held_out = fastloss.LinearObjective(X[3000:], y[3000:])
     assert out["best_val_loss"] == pytest.approx(held_out.loss(out["coef"]), rel=1e-12)
+
+
+def test_boosting_objectives_train_the_built_in_boosters():
+    pytest.importorskip("xgboost")
+    pytest.importorskip("lightgbm")
+    # One thread: the suite runs on 2 workers, and two OpenMP threads each would spin against each other.
+    out = load("boosting").main(["--n", "3000", "--rounds", "10", "--classes", "3", "--threads", "1"])
+    assert out["skipped"] == []
+    rows = out["rows"]
+    assert set(rows) == {f"{lib} {loss}" for lib in ("xgboost", "lightgbm") for loss in ("logistic", "multinomial")}
+    for lib in ("xgboost", "lightgbm"):
+        logistic, multinomial = rows[f"{lib} logistic"], rows[f"{lib} multinomial"]
+        assert logistic["max_score_difference"] < 1e-5  # the same booster, to float32 rounding
+        assert logistic["fastloss_log_loss"] == pytest.approx(logistic["builtin_log_loss"], rel=1e-5)
+        assert logistic["fastloss_log_loss"] < np.log(2) - 0.1
+        assert multinomial["max_score_difference"] > 0.1  # the exact Hessian changes the leaf values ...
+        assert multinomial["fastloss_log_loss"] < np.log(3) - 0.1  # ... and the booster still learns

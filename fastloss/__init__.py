@@ -22,7 +22,7 @@ _LAZY = {
     "log_loss": ("fastloss.metrics", "log_loss"),
     "precompile": ("fastloss._precompile", "precompile"),
 }
-_SUBMODULES = {"kernels", "reference", "dask", "metrics", "objective", "pointwise", "losses"}
+_SUBMODULES = {"kernels", "reference", "dask", "metrics", "objective", "pointwise", "losses", "boosting", "sklearn"}
 
 __all__ = [
     "LOSSES",

@@ -60,32 +60,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._names import canonical_name
+from . import losses
 from ._parallel import check_n_threads
 from ._validation import _as_real_array
 
 __all__ = ["BOOSTING_LOSSES", "lightgbm_objective", "xgboost_objective"]
 
-#: The losses a booster can be trained on: their second derivative is positive for every raw score.
-BOOSTING_LOSSES = ("logistic", "exponential", "square", "multinomial")
+def _refusal(spec) -> str:
+    """Why a booster cannot be trained on a loss ("" if it can), from its declaration."""
+    if not spec.convex:
+        return "it is not convex: its second derivative is negative on a range of margins"
+    if spec.flat:
+        return f"its second derivative is 0 where {spec.flat} (m: the margin)"
+    return ""
 
-# Why each other loss is refused (m is the margin s * z of the contract's section 1).
-_REFUSED = {
-    "hinge": "its second derivative is 0 for every raw score",
-    "squared_hinge": "its second derivative is 0 beyond the margin (m >= 1)",
-    "smooth_hinge": "its second derivative is 0 where m <= 0 and where m >= 1",
-    "modified_huber": "its second derivative is 0 on its linear piece (m < -1) and where m >= 1",
-    "savage": "it is not convex: its second derivative is negative on a range of margins",
-    "tangent": "it is not convex: its second derivative is negative on a range of margins",
-}
+
+#: The losses a booster can be trained on: their second derivative is positive for every raw score.
+BOOSTING_LOSSES = tuple(name for name, spec in losses.REGISTRY.items() if not _refusal(spec))
 
 
 def _check_boosting_loss(loss) -> str:
     """The canonical name of ``loss`` if a booster can be trained on it, else ``ValueError``."""
-    name = canonical_name(loss)  # an unknown name raises, listing every loss
-    if name in _REFUSED:
+    spec = losses.spec(loss)  # an unknown name raises, listing every loss
+    name, why = spec.name, _refusal(spec)
+    if why:
         raise ValueError(
-            f"loss {name!r} cannot drive a gradient booster: {_REFUSED[name]}. A booster sets each leaf "
+            f"loss {name!r} cannot drive a gradient booster: {why}. A booster sets each leaf "
             f"to -sum(gradient) / (sum(hessian) + lambda) over its rows, so rows without curvature get steps "
             f"set by lambda alone and a negative curvature steps uphill. Losses for boosting: "
             f"{', '.join(map(repr, BOOSTING_LOSSES))}")

@@ -16,7 +16,7 @@ import pytest
 
 import fastloss
 import fastloss.boosting as fb
-from fastloss.boosting import _REFUSED, BOOSTING_LOSSES
+from fastloss.boosting import BOOSTING_LOSSES
 
 N, D, ROUNDS = 2000, 5, 10
 
@@ -296,15 +296,20 @@ def test_xgboost_soft_labels_match_binary_logistic(xgb):
 
 
 # --- which losses, and bad calls -------------------------------------------------------------------------
+#: Refused: what the registry declares non-convex or flat somewhere (fastloss.losses).
+REFUSED = {"hinge": "0 where every m", "squared_hinge": "0 where m >= 1", "smooth_hinge": "0 where m <= 0 or m >= 1",
+           "modified_huber": "0 where m < -1 or m >= 1", "savage": "not convex", "tangent": "not convex"}
+
+
 def test_every_loss_is_either_for_boosting_or_refused():
-    assert set(BOOSTING_LOSSES) | set(_REFUSED) == set(fastloss.LOSSES)
-    assert not set(BOOSTING_LOSSES) & set(_REFUSED)
+    assert set(BOOSTING_LOSSES) | set(REFUSED) == set(fastloss.LOSSES)
+    assert not set(BOOSTING_LOSSES) & set(REFUSED)
 
 
-@pytest.mark.parametrize("name", sorted(_REFUSED))
+@pytest.mark.parametrize("name", sorted(REFUSED))
 @pytest.mark.parametrize("factory", [fb.xgboost_objective, fb.lightgbm_objective])
 def test_refused_losses_say_why(factory, name):
-    with pytest.raises(ValueError, match=rf"{name}.*{_REFUSED[name][:20]}.*'logistic'"):
+    with pytest.raises(ValueError, match=rf"{name}.*{REFUSED[name]}.*'logistic'"):
         factory(name)
 
 
@@ -314,7 +319,7 @@ def test_the_refusals_are_true():
     for name in fastloss.LOSSES[:-1]:
         lowest = min(fastloss.get_loss(name).gradient_hessian(np.full(z.size, label), z)[1].min()
                      for label in (0.0, 1.0))
-        assert (lowest <= 0) == (name in _REFUSED), name
+        assert (lowest <= 0) == (name in REFUSED), name
     _, hess = fastloss.get_loss("multinomial").gradient_hessian(np.arange(20) % 4, raw_scores((20, 4), scale=10))
     assert hess.min() > 0
 

@@ -8,12 +8,13 @@ Sizes: ``FASTLOSS_BENCH_N`` rows (default 1,000,000), ``FASTLOSS_BENCH_D`` featu
 100,000; note that ``bench_dense.py`` reads the same variable), ``FASTLOSS_BENCH_NNZ`` stored
 entries per row (default 50). Matrices (``fastloss.datasets.make_csr_problem``, one parameter of
 every benchmark): uniform columns with float64 data and int32 indices (SciPy's default), and
-columns whose frequencies follow a Zipf law of exponent ``ZIPF`` (1.1, as in text or click data:
-a few hot columns, a long tail) with float64 / int32, float32 / int32 and float64 / int64.
+columns whose frequencies follow a Zipf law of exponent ``fastloss.datasets.ZIPF_EXPONENT`` (1.1,
+as in text or click data: a few hot columns, a long tail) with float64 / int32, float32 / int32
+and float64 / int64.
 Threads: ``FASTLOSS_BENCH_THREADS`` (default 2) for fastloss and for scikit-learn's OpenMP /
 BLAS parts (SciPy's sparse products are single-threaded).
 
-``test_wide_memory`` builds the same kind of matrix with ``FASTLOSS_BENCH_WIDE_D`` features
+``test_wide_memory`` builds the uniform float64 / int32 kind of matrix with ``FASTLOSS_BENCH_WIDE_D`` features
 (default 2,000,000) and records in ``extra_info`` the peak resident memory that one
 ``loss_gradient`` / ``hessp`` call adds, next to the per-chunk partial buffers it allocates
 (``n_chunks * n_coef * 8`` bytes, capped by ``fastloss._config.PARTIAL_BUDGET_BYTES``).
@@ -29,6 +30,7 @@ import pytest
 
 import fastloss
 from fastloss._config import PARTIAL_BUDGET_BYTES
+from fastloss.datasets import ZIPF_EXPONENT as ZIPF
 from fastloss.datasets import make_csr_problem as make_csr
 
 N = int(os.environ.get("FASTLOSS_BENCH_N", 1_000_000))
@@ -36,7 +38,6 @@ D = int(os.environ.get("FASTLOSS_BENCH_D", 100_000))
 NNZ_PER_ROW = int(os.environ.get("FASTLOSS_BENCH_NNZ", 50))
 WIDE_D = int(os.environ.get("FASTLOSS_BENCH_WIDE_D", 2_000_000))
 THREADS = int(os.environ.get("FASTLOSS_BENCH_THREADS", 2))
-ZIPF = 1.1
 L2 = 1e-4
 MB = 2**20
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: A Zipf exponent typical of word frequencies in text and of clicks per item: the default of the
+#: Zipf CSR cases of the profiler and the benchmarks.
+ZIPF_EXPONENT = 1.1
 #: Rows generated at a time by :func:`make_csr_problem` (bounds its temporary arrays).
 _BLOCK_ROWS = 1 << 16
 #: Rounds of redrawing repeated columns before the rows still short are completed exactly.
@@ -166,4 +169,4 @@ def _distinct_sorted_rows(rng, draw, weights, rows: int, k: int, d: int) -> np.n
     return cols
 
 
-__all__ = ["make_csr_problem", "make_logistic_problem"]
+__all__ = ["ZIPF_EXPONENT", "make_csr_problem", "make_logistic_problem"]

@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from .datasets import ZIPF_EXPONENT
+
 OPERATIONS = ("pointwise", "loss_gradient", "hessp", "gradient_hessp", "multinomial", "csr", "csr-zipf")
 #: Not in the default list (about a minute of fresh processes): first calls with an empty cache.
 COMPILE = "compile"
@@ -49,7 +51,7 @@ class _Table:
 
     def header(self) -> list[str]:
         titles = [title for title, _, _ in self.columns]
-        if self.markdown:
+        if self.markdown:  # a blank line first: a table starts a new block after the line above it
             return ["", self.line(titles), self.line(["---:" if a == ">" else "---" for _, _, a in self.columns])]
         top = self.line(titles)
         return [top, "-" * len(top)]
@@ -91,7 +93,8 @@ def scaling_view(rows: list[dict], markdown: bool = True) -> list[str]:
         key = (r["operation"], r["n"])
         ratio = "" if r["x_sklearn"] is None else f" (×{r['x_sklearn']:.1f})"
         cells.setdefault(key, {})[r["threads"]] = f"{r['median_ms']:.1f}{ratio}"
-    columns = [("operation" + (", n" if several_n else ""), 46, "<")] + [(f"{t} thr", 16, ">") for t in threads]
+    first = ("operation" + (", n" if several_n else ""), _TIMING_COLUMNS[0][1], "<")
+    columns = [first] + [(f"{t} thr", 16, ">") for t in threads]
     table = _Table(columns, markdown)
     lines = table.header()
     for (op, n), by_threads in cells.items():
@@ -125,7 +128,7 @@ def _problem(kind: str, n: int, d: int, dtype: str, zipf: float):
                             dtype=dtype)
 
 
-def _cases(op, n, d, dtype, threads, zipf=1.1):
+def _cases(op, n, d, dtype, threads, zipf):
     """Yield (label, shape, nbytes, fastloss_fn, reference_fn or None, sklearn_fn or None)."""
     import fastloss
     from fastloss import reference
@@ -207,8 +210,8 @@ def bench(argv=None) -> int:
     p.add_argument("--ops", default=",".join(OPERATIONS),
                    help="comma-separated subset of " + ",".join(OPERATIONS + (COMPILE,))
                    + f"; {COMPILE!r}: first calls in fresh processes with an empty cache, against a minimal kernel")
-    p.add_argument("--zipf", type=float, default=1.1,
-                   help="exponent of the column frequencies of csr-zipf (a Zipf law, as in text or click data)")
+    p.add_argument("--zipf", type=float, default=ZIPF_EXPONENT,
+                   help=f"exponent of the column frequencies of csr-zipf (a Zipf law; default {ZIPF_EXPONENT})")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--no-reference", action="store_true", help="skip the (slow) NumPy reference")
     p.add_argument("--format", default="plain", choices=FORMATS,

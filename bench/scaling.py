@@ -5,7 +5,8 @@
 
 Runs ``python -m fastloss bench --format markdown`` (:func:`fastloss.profiler.bench`) on the dense
 objective's ``loss_gradient`` and ``hessp``, both CSR matrices (uniform and Zipf columns; two rows
-each), the pointwise loss and the multinomial objective, at each thread count. Thread counts above
+each), the pointwise loss and the multinomial objective, at each thread count (without the slow
+NumPy reference: the comparison is with scikit-learn). Thread counts above
 ``os.cpu_count()`` are dropped, with a note, so the script also runs on a small machine. After the
 profiler's table it prints the scaling view of the same rows (:func:`fastloss.profiler.scaling_view`):
 one row per operation, one column per thread count, cells ``median ms (×sklearn)``. Nothing is

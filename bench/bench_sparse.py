@@ -6,11 +6,15 @@ machines are noisy.
 
 Sizes: ``FASTLOSS_BENCH_N`` rows (default 1,000,000), ``FASTLOSS_BENCH_D`` features (default
 100,000; note that ``bench_dense.py`` reads the same variable), ``FASTLOSS_BENCH_NNZ`` stored
-entries per row (default 50), float64 data, int32 indices (SciPy's default).
+entries per row (default 50). Matrices (``fastloss.datasets.make_csr_problem``, one parameter of
+every benchmark): uniform columns with float64 data and int32 indices (SciPy's default), and
+columns whose frequencies follow a Zipf law of exponent ``fastloss.datasets.ZIPF_EXPONENT`` (1.1,
+as in text or click data: a few hot columns, a long tail) with float64 / int32, float32 / int32
+and float64 / int64.
 Threads: ``FASTLOSS_BENCH_THREADS`` (default 2) for fastloss and for scikit-learn's OpenMP /
 BLAS parts (SciPy's sparse products are single-threaded).
 
-``test_wide_memory`` builds the same kind of matrix with ``FASTLOSS_BENCH_WIDE_D`` features
+``test_wide_memory`` builds the uniform float64 / int32 kind of matrix with ``FASTLOSS_BENCH_WIDE_D`` features
 (default 2,000,000) and records in ``extra_info`` the peak resident memory that one
 ``loss_gradient`` / ``hessp`` call adds, next to the per-chunk partial buffers it allocates
 (``n_chunks * n_coef * 8`` bytes, capped by ``fastloss._config.PARTIAL_BUDGET_BYTES``).
@@ -23,10 +27,11 @@ import os
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 import fastloss
 from fastloss._config import PARTIAL_BUDGET_BYTES
+from fastloss.datasets import ZIPF_EXPONENT as ZIPF
+from fastloss.datasets import make_csr_problem as make_csr
 
 N = int(os.environ.get("FASTLOSS_BENCH_N", 1_000_000))
 D = int(os.environ.get("FASTLOSS_BENCH_D", 100_000))
@@ -36,32 +41,25 @@ THREADS = int(os.environ.get("FASTLOSS_BENCH_THREADS", 2))
 L2 = 1e-4
 MB = 2**20
 
-
-def make_csr(n, d, per_row, seed=0):
-    """``n x d`` CSR, ``per_row`` entries per row at random columns (sorted), N(0, 1/per_row)
-    values, and 0/1 labels from a logistic model. Built from its arrays: a few seconds at 10^6 rows."""
-    rng = np.random.default_rng(seed)
-    per_row = min(per_row, d)
-    indices = rng.integers(0, d, size=(n, per_row), dtype=np.int32)
-    indices.sort(axis=1)
-    data = rng.standard_normal(n * per_row) / np.sqrt(per_row)
-    indptr = np.arange(0, n * per_row + 1, per_row, dtype=np.int64 if n * per_row >= 2**31 else np.int32)
-    X = sp.csr_matrix((n, d))
-    X.data, X.indices, X.indptr = data, indices.reshape(-1).astype(indptr.dtype, copy=False), indptr
-    X.has_sorted_indices = X.has_canonical_format = False  # a few duplicates are possible
-    w = rng.standard_normal(d)
-    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(X @ w)))).astype(np.float64)
-    return X, y
+#: (zipf exponent or None for uniform columns, data dtype, index dtype)
+MATRICES = [(None, "float64", "int32"), (ZIPF, "float64", "int32"), (ZIPF, "float32", "int32"),
+            (ZIPF, "float64", "int64")]
 
 
 _PROBLEMS = {}
 
 
-def problem(d):
-    if d not in _PROBLEMS:
+def problem(d, zipf=None, dtype="float64", index_dtype="int32"):
+    key = (d, zipf, dtype, index_dtype)
+    if key not in _PROBLEMS:
         _PROBLEMS.clear()  # one matrix in memory at a time
-        _PROBLEMS[d] = make_csr(N, d, NNZ_PER_ROW)
-    return _PROBLEMS[d]
+        _PROBLEMS[key] = make_csr(N, d, NNZ_PER_ROW, zipf=zipf, dtype=dtype, index_dtype=index_dtype)
+    return _PROBLEMS[key]
+
+
+def _matrix_id(matrix):
+    zipf, dtype, index_dtype = matrix
+    return f"{'uniform' if zipf is None else f'zipf{zipf:g}'}-{dtype}-{index_dtype}"
 
 
 def _coef(d):
@@ -85,36 +83,48 @@ def _thread_limit():
     return threadpool_limits(THREADS)
 
 
-def _group(benchmark, operation, d=D):
-    benchmark.group = f"{operation} CSR {N}x{d}, {NNZ_PER_ROW}/row, float64, {THREADS} threads"
+def _group(benchmark, operation, d=D, matrix=MATRICES[0]):
+    zipf, dtype, index_dtype = matrix
+    columns = "uniform columns" if zipf is None else f"Zipf {zipf:g} columns"
+    benchmark.group = (f"{operation} CSR {N}x{d}, {NNZ_PER_ROW}/row, {columns}, {dtype}, {index_dtype} indices, "
+                       f"{THREADS} threads")
 
 
-@pytest.fixture(scope="module")
-def checked():
-    """Both libraries see the same problem: loss and gradient agree before anything is timed."""
-    X, y = problem(D)
+@pytest.fixture(scope="module", params=MATRICES, ids=_matrix_id)
+def checked(request):
+    """Both libraries see the same problem: loss and gradient agree before anything is timed.
+    Module scope: pytest runs every benchmark of one matrix before it builds the next."""
+    X, y = problem(D, *request.param)
     coef = _coef(D)
     obj = fastloss.LinearObjective(X, y, l2=L2, n_threads=THREADS)
     loss, grad = obj.loss_gradient(coef)
+    # scikit-learn computes in X's dtype (float32 here and there), fastloss accumulates in float64.
+    rtol = 1e-10 if X.dtype == np.float64 else 1e-5
     with _thread_limit():
-        loss_sk, grad_sk = _sklearn().loss_gradient(coef, X, y, None, L2, THREADS)
-    np.testing.assert_allclose(loss, loss_sk, rtol=1e-10)
-    np.testing.assert_allclose(grad, grad_sk, rtol=1e-8, atol=1e-12 * np.abs(grad_sk).max())
-    return X, y
+        loss_sk, grad_sk = _sklearn().loss_gradient(_like(coef, X), X, _like(y, X), None, L2, THREADS)
+    np.testing.assert_allclose(loss, loss_sk, rtol=rtol)
+    np.testing.assert_allclose(grad, grad_sk, rtol=100 * rtol, atol=100 * rtol * np.abs(grad_sk).max())
+    return X, y, request.param
+
+
+def _like(a, X):
+    """``a`` in X's dtype: what scikit-learn wants next to a float32 X."""
+    return a.astype(X.dtype, copy=False)
 
 
 @pytest.mark.parametrize("impl", ["fastloss", "sklearn"])
 def test_loss_gradient(benchmark, checked, impl):
-    X, y = checked
+    X, y, matrix = checked
     coef = _coef(D)
-    _group(benchmark, "loss_gradient")
+    _group(benchmark, "loss_gradient", matrix=matrix)
     if impl == "fastloss":
         obj = fastloss.LinearObjective(X, y, l2=L2, n_threads=THREADS)
         benchmark.pedantic(obj.loss_gradient, (coef,), rounds=7, warmup_rounds=1)
     else:
         lml = _sklearn()
         with _thread_limit():
-            benchmark.pedantic(lml.loss_gradient, (coef, X, y, None, L2, THREADS), rounds=7, warmup_rounds=1)
+            benchmark.pedantic(lml.loss_gradient, (_like(coef, X), X, _like(y, X), None, L2, THREADS), rounds=7,
+                               warmup_rounds=1)
 
 
 @pytest.mark.parametrize("impl", ["fastloss", "fastloss_cached", "sklearn"])
@@ -122,9 +132,9 @@ def test_hessp(benchmark, checked, impl):
     """One Hessian-vector product. ``fastloss`` recomputes the curvature in the same pass;
     ``fastloss_cached`` and ``sklearn`` use the ``hessp`` returned by ``gradient_hessp`` /
     ``gradient_hessian_product`` (computed once, outside the timing)."""
-    X, y = checked
+    X, y, matrix = checked
     coef, v = _coef(D), _direction(D)
-    _group(benchmark, "hessp")
+    _group(benchmark, "hessp", matrix=matrix)
     if impl == "fastloss":
         obj = fastloss.LinearObjective(X, y, l2=L2, n_threads=THREADS)
         benchmark.pedantic(obj.hessp, (coef, v), rounds=7, warmup_rounds=1)
@@ -134,24 +144,24 @@ def test_hessp(benchmark, checked, impl):
         benchmark.pedantic(hessp, (v,), rounds=7, warmup_rounds=1)
     else:
         with _thread_limit():
-            _, hessp = _sklearn().gradient_hessian_product(coef, X, y, None, L2, THREADS)
-            benchmark.pedantic(hessp, (v,), rounds=7, warmup_rounds=1)
+            _, hessp = _sklearn().gradient_hessian_product(_like(coef, X), X, _like(y, X), None, L2, THREADS)
+            benchmark.pedantic(hessp, (_like(v, X),), rounds=7, warmup_rounds=1)
 
 
 @pytest.mark.parametrize("impl", ["fastloss", "sklearn"])
 def test_gradient_hessp(benchmark, checked, impl):
     """The setup of the ``hessp`` above: gradient plus whatever each library keeps for hessp."""
-    X, y = checked
+    X, y, matrix = checked
     coef = _coef(D)
-    _group(benchmark, "gradient_hessp")
+    _group(benchmark, "gradient_hessp", matrix=matrix)
     if impl == "fastloss":
         obj = fastloss.LinearObjective(X, y, l2=L2, n_threads=THREADS)
         benchmark.pedantic(obj.gradient_hessp, (coef,), rounds=5, warmup_rounds=1)
     else:
         lml = _sklearn()
         with _thread_limit():
-            benchmark.pedantic(lml.gradient_hessian_product, (coef, X, y, None, L2, THREADS), rounds=5,
-                               warmup_rounds=1)
+            benchmark.pedantic(lml.gradient_hessian_product, (_like(coef, X), X, _like(y, X), None, L2, THREADS),
+                               rounds=5, warmup_rounds=1)
 
 
 # --- memory of a wide problem ----------------------------------------------------------------

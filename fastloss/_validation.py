@@ -429,6 +429,35 @@ def _n_classes(top: int, n_classes) -> int:
     return int(n_classes)
 
 
+def check_raw_prediction(raw_prediction, loss: str, name: str = "raw_prediction") -> np.ndarray:
+    """Raw scores for the pointwise kernels: float32/float64 (other real dtypes converted to
+    float64), C-contiguous, finite, shape (n,) for a binary loss ((n, 1) is read as (n,)) and
+    (n, K >= 2) for ``multinomial``; non-empty. One compiled pass checks finiteness."""
+    raw = _as_real_array(raw_prediction, name)
+    if raw.dtype not in _FLOATS:
+        raw = raw.astype(np.float64)
+    if loss == "multinomial":
+        if raw.ndim != 2 or raw.shape[1] < 2:
+            raise ValueError(f"{_where(name)} for 'multinomial' must have shape (n_samples, n_classes >= 2), "
+                             f"got {raw.shape}")
+    else:
+        if raw.ndim == 2 and raw.shape[1] == 1:
+            raw = raw[:, 0]
+        if raw.ndim != 1:
+            raise ValueError(f"{_where(name)} for {loss!r} must have shape (n_samples,) or (n_samples, 1), "
+                             f"got {raw.shape}")
+    n = raw.shape[0]
+    if n == 0:
+        raise ValueError(f"{_where(name)} is empty")
+    raw = kernel_input(np.ascontiguousarray(raw))
+    from .kernels._checks import first_nonfinite_2d  # one parallel pass, no temporaries
+
+    bad = first_nonfinite_2d(raw.reshape(n, -1))
+    if bad >= 0:
+        raise ValueError(f"{_where(name)} contains a non-finite value {raw.reshape(-1)[bad]} at flat position {bad}")
+    return raw
+
+
 def check_sample_weight(sample_weight, n: int, name: str = "sample_weight", *,
                         require_positive_sum: bool = True, offset: int = 0, copy: bool = True) -> np.ndarray:
     """float64 ``(n,)`` copy of non-negative finite weights with a positive sum; size 0 for None.

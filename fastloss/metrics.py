@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _validation as val
 from ._jit import jit
 from ._parallel import run_chunks
 from .kernels._chunks import row_bounds
@@ -233,40 +234,12 @@ def _check_y_pred(y_pred) -> tuple[np.ndarray, np.dtype]:
 
 
 def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
-    """Float64 weights of shape (n,), or an empty array for ``None``."""
-    if sample_weight is None:
-        return np.empty(0, dtype=np.float64)
-    weights = _as_array(sample_weight, "sample_weight")
-    if weights.ndim != 1:
-        raise ValueError(
-            f"sample_weight must be 1-dimensional, got an array of shape {weights.shape}."
-        )
-    if weights.shape[0] != n_samples:
-        raise ValueError(
-            f"sample_weight has {weights.shape[0]} entries, but y_pred has {n_samples} samples."
-        )
-    if weights.dtype.kind not in "fiub" and weights.dtype != object:
-        raise ValueError(f"sample_weight must hold real numbers, got dtype {weights.dtype}.")
+    """The package's weight check (float64 (n,), or empty for None), raising ValueError only:
+    the metric's contract, and scikit-learn's, for every invalid input."""
     try:
-        weights = np.ascontiguousarray(weights, dtype=np.float64)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"sample_weight could not be converted to float64: {exc}") from exc
-    # As for y_pred: min and max find NaN, infinities and negative values without a temporary.
-    smallest, largest = weights.min(), weights.max()
-    if not (np.isfinite(smallest) and np.isfinite(largest)):
-        position = int(np.flatnonzero(~np.isfinite(weights))[0])
-        raise ValueError(
-            f"sample_weight contains a non-finite value ({weights[position]}) at index {position}."
-        )
-    if smallest < 0:
-        position = int(np.flatnonzero(weights < 0)[0])
-        raise ValueError(
-            f"sample_weight contains a negative value ({weights[position]}) at index {position}; "
-            "weights must be non-negative."
-        )
-    if largest == 0:
-        raise ValueError("Sample weights must contain at least one non-zero number (`sample_weight` sums to 0).")
-    return weights
+        return val.check_sample_weight(sample_weight, n_samples, copy=False)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def _as_class_labels(values: np.ndarray, name: str) -> np.ndarray:

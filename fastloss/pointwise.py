@@ -34,35 +34,14 @@ class Loss:
 
     # --- input handling -------------------------------------------------------------------------
     def _prepare(self, y_true, raw_prediction, sample_weight):
-        raw = val._as_real_array(raw_prediction, "raw_prediction")
-        if raw.dtype not in (np.float32, np.float64):
-            raw = raw.astype(np.float64)
+        raw = val.check_raw_prediction(raw_prediction, self.name)
+        n = raw.shape[0]
         if self.is_multiclass:
-            if raw.ndim != 2 or raw.shape[1] < 2:
-                raise ValueError(
-                    f"`raw_prediction` for 'multinomial' must have shape (n_samples, n_classes >= 2), got {raw.shape}")
-            n, K = raw.shape
-            y, _ = val.check_class_labels(y_true, n, K, as_read=True)
+            y, _ = val.check_class_labels(y_true, n, raw.shape[1], as_read=True)
             plus_minus = False
         else:
-            if raw.ndim == 2 and raw.shape[1] == 1:
-                raw = raw[:, 0]
-            if raw.ndim != 1:
-                raise ValueError(
-                    f"`raw_prediction` for {self.name!r} must have shape (n_samples,) or (n_samples, 1), "
-                    f"got {raw.shape}")
-            n = raw.shape[0]
             # The kernels read y during the call, converting each block: long labels are used in place.
             y, plus_minus = val.binary_labels_as_read(y_true, n, self.name)
-        if n == 0:
-            raise ValueError("`raw_prediction` is empty")
-        raw = val.kernel_input(np.ascontiguousarray(raw))
-        from .kernels._checks import first_nonfinite_2d  # one parallel pass, no temporaries
-
-        bad = first_nonfinite_2d(raw.reshape(n, -1))
-        if bad >= 0:
-            raise ValueError(f"`raw_prediction` contains a non-finite value {raw.reshape(-1)[bad]} "
-                             f"at flat position {bad}")
         sw = val.check_sample_weight(sample_weight, n, copy=False) if sample_weight is not None else _EMPTY
         return (y, plus_minus), raw, sw
 

@@ -379,8 +379,8 @@ def test_invalid_input_raises_value_error_like_sklearn(y_true, y_pred, kwargs):
         (([0, 1, 1], P3), {}, "different number of classes: 2 vs 3"),
         (([1, 1, 1], [0.2, 0.3, 0.4]), {}, "only one label"),
         (([0, 1, 2], P3), {"labels": [0, 1, 3]}, r"values \[2\] not belonging"),
-        (([0, 1, 2], P3), {"sample_weight": [1.0, -1.0, 1.0]}, "negative value .* index 1"),
-        (([0, 1, 2], P3), {"sample_weight": [1.0, np.nan, 1.0]}, "non-finite value .* index 1"),
+        (([0, 1, 2], P3), {"sample_weight": [1.0, -1.0, 1.0]}, r"non-negative, but sample_weight\[1\] = -1"),
+        (([0, 1, 2], P3), {"sample_weight": [1.0, np.nan, 1.0]}, "non-finite value nan at position 1"),
         (([0, 1, 2, 1], P3), {}, "inconsistent numbers of samples"),
     ],
 )

@@ -63,7 +63,7 @@ def _hessp(X, y, sw, coef, fit_intercept, loss_id, l2, weight_sum, curvature, v,
 def newton_cg(X, n_features, y, sw, fit_intercept, loss_id, l2, tol, max_iter, max_cg):
     """Minimize the regularized mean loss; returns ``(coef, n_iter, n_passes)``.
 
-    ``X`` is a dense ``(n, n_features)`` array or a CSR tuple ``(data, indices, indptr, n_features)``
+    ``X`` is a dense ``(n, n_features)`` array or a ``fastloss.kernels.CSR(data, indices, indptr, n_features)``
     (see :mod:`fastloss.kernels`); the same function compiles for either.
 
     Stops when ``max |gradient| <= tol`` (scikit-learn's rule for ``solver="newton-cg"``).

@@ -95,7 +95,7 @@ def check_X(X, name: str = "X"):
 
     Dense float32/float64 arrays in C or F order are used in place (read-only and memory-mapped
     ones too). Other real dtypes become float64 and non-contiguous arrays C-ordered: the only
-    copies made. Sparse input becomes a CSR tuple ``(data, indices, indptr, n_cols)``.
+    copies made. Sparse input becomes a :class:`fastloss.kernels.CSR` of the same arrays.
     """
     import scipy.sparse as sp  # scipy is a dependency; imported here to keep ``import fastloss`` light
 
@@ -127,7 +127,7 @@ def check_X(X, name: str = "X"):
 
 
 def _check_sparse(X, name, sp):
-    """A SciPy sparse matrix or array -> ``((data, indices, indptr, n_cols), n, d, dtype)``.
+    """A SciPy sparse matrix or array -> ``(CSR(data, indices, indptr, n_cols), n, d, dtype)``.
 
     A CSR input with float32/float64 data, int32/int64 indices and contiguous arrays is used in
     place. Its arrays are only read: the caller's object is never modified (no
@@ -241,7 +241,9 @@ def _check_sparse(X, name, sp):
                 f"{who} contains a non-finite value {data[bad]} at row {row}, column {indices[bad]} "
                 f"(stored entry {bad})"
             )
-    return (kernel_input(data), kernel_input(indices), kernel_input(indptr), d), n, d, data.dtype
+    from .kernels._matrix import CSR
+
+    return CSR(kernel_input(data), kernel_input(indices), kernel_input(indptr), d), n, d, data.dtype
 
 
 # --- labels and weights ---------------------------------------------------------------------------

@@ -143,3 +143,29 @@ def test_dense_blocks_are_whole_register_tiles():
             for n_scores in (2, 10, 1000, 5000):
                 seen += rows_of(np.zeros((1, d), dtype=dtype), n_scores)
     assert all(r >= 1 and (r < step or r % step == 0) for r in seen)
+
+
+def test_csr_type_is_built_and_used_inside_njit_code():
+    """``fastloss.kernels.CSR`` is the kernels' sparse format, also when a user's @njit code
+    assembles it; a SciPy matrix's arrays give the Python API's value."""
+    import scipy.sparse as sp
+
+    import fastloss
+    from fastloss.kernels import CSR, linear
+
+    prepare("logistic", ("value_gradient",))
+    X = sp.random(300, 12, density=0.3, format="csr", random_state=1)
+    y = (np.arange(300) % 3 == 0).astype(np.float64)
+    coef = np.linspace(-1, 1, 13)
+
+    @njit
+    def total(data, indices, indptr, n_cols, y, coef, grad):
+        return linear.loss_gradient(CSR(data, indices, indptr, n_cols), y, np.empty(0), coef, True, LOGISTIC,
+                                    True, grad, np.empty(0))
+
+    grad = np.empty(13)
+    value = total(X.data, X.indices, X.indptr, 12, y, coef, grad)
+    obj = fastloss.LinearObjective(X, y)
+    f, g = obj.loss_gradient(coef)
+    assert value / 300 == pytest.approx(f, rel=1e-14)
+    np.testing.assert_allclose(grad / 300, g, rtol=1e-13)

@@ -8,10 +8,10 @@ first call for a new combination of argument types and is cached on disk.
 Conventions shared by every kernel
 ----------------------------------
 ``X``
-    a dense ``(n, d)`` float32/float64 array in C or F order, or a CSR matrix passed as the tuple
-    ``(data, indices, indptr, n_cols)`` (float32/float64 data; int32/int64 indices and indptr of
-    the same dtype; ``indptr`` non-decreasing with ``indptr[0] == 0``; indices in ``[0, n_cols)``).
-    All values finite.
+    a dense ``(n, d)`` float32/float64 array in C or F order, or a :class:`CSR`
+    ``CSR(data, indices, indptr, n_cols)`` (float32/float64 data; int32/int64 indices and indptr
+    of the same dtype; ``indptr`` non-decreasing with ``indptr[0] == 0``; indices in
+    ``[0, n_cols)``; it can be built inside ``@njit`` code too). All values finite.
 ``y``
     binary losses: float64 ``(n,)`` labels in ``[0, 1]`` (0/1; soft labels only for logistic;
     map -1/+1 labels with ``(y + 1) / 2``). Multinomial: int64 ``(n,)`` class indices ``< K``.
@@ -94,6 +94,10 @@ def gradient_mode(want_gradient: bool, want_curvature: bool) -> str:
 
 
 def __getattr__(name):
+    if name == "CSR":
+        from ._matrix import CSR
+
+        return CSR
     if name in _SUBMODULES:
         return importlib.import_module(f"fastloss.kernels.{name}")
     raise AttributeError(f"module 'fastloss.kernels' has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """Row-block primitives over a design matrix, one implementation per storage format.
 
 A *matrix* reaching a kernel is either a 2-D NumPy array in C or F order (float32 or float64),
-or a CSR triple packed as the tuple ``(data, indices, indptr, n_cols)``. The kernels of
+or a :class:`CSR` (the arrays of a SciPy CSR matrix and its number of columns). The kernels of
 :mod:`fastloss.kernels.linear` are written once against the functions below; Numba picks the
 implementation for the matrix type at compile time (``@overload``), so no kernel knows which
 format it runs on, and no kernel is copied per format.
@@ -23,6 +23,8 @@ stored entries, not rows (:func:`_csr_chunk_bounds`).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import llvmlite.ir as llvm_ir
 import numpy as np
 from numba import types
@@ -37,8 +39,23 @@ def _is_dense(X, layout):
     return isinstance(X, types.Array) and X.ndim == 2 and X.layout == layout
 
 
+class CSR(NamedTuple):
+    """A compressed-sparse-row matrix as the kernels take it (also inside ``@njit`` code).
+
+    ``data`` float32/float64 ``(nnz,)``; ``indices`` and ``indptr`` int32 or int64, the same
+    dtype; ``indptr`` ``(n_rows + 1,)`` non-decreasing from 0 to ``nnz``; column indices in
+    ``[0, n_cols)``, in any order, repeats counting as their sum (as in SciPy). From a SciPy
+    matrix ``A``: ``CSR(A.data, A.indices, A.indptr, A.shape[1])``.
+    """
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    n_cols: int
+
+
 def _is_csr(X):
-    return isinstance(X, types.BaseTuple) and len(X) == 4
+    return isinstance(X, types.NamedTuple) and X.instance_class is CSR
 
 
 def n_rows(X):

@@ -11,7 +11,7 @@ Guarantees
     * float64 accumulation whatever the dtype of ``X``.
 
 Assumptions (the Python layer checks them; these kernels check nothing)
-    * ``X`` is a dense C/F array or a CSR tuple (see :mod:`._matrix`) with finite values and, for
+    * ``X`` is a dense C/F array or a :class:`CSR` (see :mod:`._matrix`) with finite values and, for
       CSR, column indices in ``[0, n_cols)`` and a non-decreasing ``indptr``.
     * ``y`` is float64 ``(n,)`` with values in ``[0, 1]`` (soft labels only for logistic).
     * ``sw`` is float64 ``(n,)`` of non-negative weights, or an empty array for unit weights.
@@ -96,7 +96,7 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
 
     Parameters
     ----------
-    X : matrix (dense ``(n, d)`` C/F float32/float64, or CSR tuple)
+    X : matrix (dense ``(n, d)`` C/F float32/float64, or :class:`CSR`)
     y : float64 (n,), labels in [0, 1]
     sw : float64 (n,) sample weights, or size 0 for unit weights
     coef : float64 (d + fit_intercept,)

@@ -21,7 +21,7 @@ Guarantees
     * Generic over the matrix format: every access to ``X`` goes through :mod:`._matrix`.
 
 Assumptions (the Python layer checks them; these kernels check nothing)
-    * ``X`` is a dense C/F array or a CSR tuple (see :mod:`._matrix`) with finite values.
+    * ``X`` is a dense C/F array or a :class:`CSR` (see :mod:`._matrix`) with finite values.
     * ``y`` is int64 ``(n,)`` with class indices in ``[0, n_classes)``.
     * ``sw`` is float64 ``(n,)`` of non-negative weights, or an empty array for unit weights.
     * ``coef`` is float64 C-contiguous ``(n_classes * p,)``, finite.
@@ -162,7 +162,7 @@ def loss_gradient(X, y, sw, coef, fit_intercept, n_classes, want_gradient, grad_
 
     Parameters
     ----------
-    X : matrix (dense ``(n, d)`` C/F float32/float64, or CSR tuple)
+    X : matrix (dense ``(n, d)`` C/F float32/float64, or :class:`CSR`)
     y : int64 (n,), class indices in ``[0, n_classes)``
     sw : float64 (n,) sample weights, or size 0 for unit weights
     coef : float64 (n_classes * p,), C-order flattening of ``(n_classes, p)``, ``p = d + fit_intercept``

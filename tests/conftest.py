@@ -42,3 +42,14 @@ def coef_for(obj, seed=1, scale=0.3):
 @pytest.fixture(scope="session")
 def fl():
     return fastloss
+
+
+def central_difference(f, x, h):
+    """Fourth-order central differences of ``f`` (scalar or vector valued) at flat ``x``: one
+    column per coordinate ``x_j`` (the gradient of a scalar function; ``[i, j] = d f_i / d x_j``)."""
+    cols = []
+    for j in range(x.size):
+        e = np.zeros_like(x)
+        e[j] = h
+        cols.append((-f(x + 2 * e) + 8 * f(x + e) - 8 * f(x - e) + f(x - 2 * e)) / (12 * h))
+    return np.stack(cols, axis=-1)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import TWO_THREADS
+from conftest import TWO_THREADS, central_difference
 
 import fastloss
 from fastloss import reference as R
@@ -147,25 +147,15 @@ def test_coef_shapes_follow_the_input(flat):
     assert obj.hessian(coef).shape == (obj.n_coef, obj.n_coef)
 
 
-def _central_diff(f, x, h):
-    """4th-order central differences of a (scalar or vector) function: one column per x_j."""
-    cols = []
-    for j in range(x.size):
-        e = np.zeros_like(x)
-        e[j] = h
-        cols.append((-f(x + 2 * e) + 8 * f(x + e) - 8 * f(x - e) + f(x - 2 * e)) / (12 * h))
-    return np.stack(cols, axis=-1)
-
-
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_gradient_and_hessian_match_finite_differences(fit_intercept):
     X, y, sw = (a[:300] for a in dataset(3))  # a few hundred rows are plenty (and fast)
     obj = fastloss.LinearObjective(X, y, MN, l2=0.2, fit_intercept=fit_intercept, sample_weight=sw)
     coef = coef_for(obj).reshape(-1)
     grad = obj.gradient(coef)
-    np.testing.assert_allclose(grad, _central_diff(obj.loss, coef, 1e-3), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(grad, central_difference(obj.loss, coef, 1e-3), rtol=1e-7, atol=1e-9)
     H = obj.hessian(coef)
-    np.testing.assert_allclose(H, _central_diff(obj.gradient, coef, 1e-3), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(H, central_difference(obj.gradient, coef, 1e-3), rtol=1e-7, atol=1e-9)
 
 
 def test_n_classes_larger_than_the_labels():

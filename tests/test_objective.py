@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import TWO_THREADS, coef_for, make_problem
+from conftest import TWO_THREADS, central_difference, coef_for, make_problem
 
 import fastloss
 from fastloss import reference as R
@@ -70,24 +70,14 @@ def test_every_binary_loss_matches_reference(loss, dtype, order):
     np.testing.assert_allclose(H, H.T, rtol=0, atol=0)
 
 
-def _central_diff(f, x, h):
-    """4th-order central differences of a scalar function."""
-    g = np.empty_like(x)
-    for j in range(x.size):
-        e = np.zeros_like(x)
-        e[j] = h
-        g[j] = (-f(x + 2 * e) + 8 * f(x + e) - 8 * f(x - e) + f(x - 2 * e)) / (12 * h)
-    return g
-
-
 @pytest.mark.parametrize("loss", ["logistic", "exponential", "square", "savage", "tangent"])
 def test_gradient_and_hessp_against_finite_differences(loss):
     X, y, sw = make_problem(n=400, d=4)
     obj = fastloss.LinearObjective(X, y, loss, l2=0.1, sample_weight=sw)
     coef = coef_for(obj, scale=0.2)
-    np.testing.assert_allclose(obj.gradient(coef), _central_diff(obj.loss, coef, 1e-3), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(obj.gradient(coef), central_difference(obj.loss, coef, 1e-3), rtol=1e-6, atol=1e-8)
     v = np.random.default_rng(9).standard_normal(obj.n_coef)
-    fd_hv = _central_diff(lambda t: obj.gradient(coef + t[0] * v) @ v, np.zeros(1), 1e-3)[0]
+    fd_hv = central_difference(lambda t: obj.gradient(coef + t[0] * v) @ v, np.zeros(1), 1e-3)[0]
     np.testing.assert_allclose(obj.hessp(coef, v) @ v, fd_hv, rtol=1e-6)
 
 
@@ -97,7 +87,7 @@ def test_piecewise_gradient_finite_differences_away_from_kinks(loss):
     X, y, _ = make_problem(n=60, d=3)
     obj = fastloss.LinearObjective(X, y, loss, l2=0.05)
     coef = coef_for(obj, scale=0.4)
-    np.testing.assert_allclose(obj.gradient(coef), _central_diff(obj.loss, coef, 1e-6), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(obj.gradient(coef), central_difference(obj.loss, coef, 1e-6), rtol=1e-5, atol=1e-8)
 
 
 def test_hessp_2d_equals_columns_and_hessian(problem):

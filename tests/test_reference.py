@@ -11,6 +11,7 @@ import mpmath
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import central_difference
 from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
 from sklearn.linear_model._linear_loss import LinearModelLoss
 
@@ -429,16 +430,6 @@ def test_multinomial_n_classes_beyond_labels_matches_sklearn():
 # --------------------------------------------------------------------------------------------
 # Objective: finite differences and internal consistency, every loss
 # --------------------------------------------------------------------------------------------
-
-
-def central_difference(f, x, h):
-    """Fourth-order central difference of f at x along every coordinate (x flat)."""
-    cols = []
-    for j in range(x.size):
-        e = np.zeros_like(x)
-        e[j] = h
-        cols.append((-f(x + 2 * e) + 8 * f(x + e) - 8 * f(x - e) + f(x - 2 * e)) / (12 * h))
-    return np.stack(cols, axis=-1)
 
 
 @pytest.mark.parametrize("name", ref.LOSSES)

@@ -13,12 +13,16 @@ them in chunk order, so results are the same bits for any number of threads and 
 * the Python API runs contiguous ranges of chunks on a thread pool
   (:func:`fastloss._parallel.run_chunks`): each kernel is then one serial compiled function;
 * the ``@njit``-callable kernels of :mod:`.linear`, :mod:`.multinomial` and :mod:`.pointwise`
-  ``prange`` over the same ranges (:func:`group_range`), for callers in compiled code.
+  ``prange`` over the same ranges, each through the one driver :func:`parallel_chunks` makes of
+  its ``*_chunks`` function, for callers in compiled code.
 """
 
 from __future__ import annotations
 
+import types as pytypes
+
 import numpy as np
+from numba import prange
 
 from .. import _config
 from .._jit import jit
@@ -82,3 +86,44 @@ def group_range(n_chunks, groups, g):
 def partials(n_chunks, n_totals, width):
     """Zeroed ``(totals, vectors)`` for ``n_chunks`` chunks."""
     return np.zeros((n_chunks, n_totals)), np.zeros((n_chunks, width))
+
+
+def _driver_template(first_arg, args, bounds, n_totals, width):
+    """Every chunk of ``bounds`` through ``CHUNKS(first_arg, *args, bounds, first, last, totals,
+    vectors)``, ``prange`` over :func:`n_groups` ranges; returns the zero-initialized, filled
+    partials. (The matrix is passed on its own: inside a tuple of arguments a :class:`CSR` would
+    reach the parallel region as a tuple nested in a tuple, which Numba's gufuncs refuse.)"""
+    n_chunks = bounds.size - 1
+    totals, vectors = partials(n_chunks, n_totals, width)
+    groups = n_groups(n_chunks)
+    for g in prange(groups):
+        first, last = group_range(n_chunks, groups, g)
+        CHUNKS(first_arg, *args, bounds, first, last, totals, vectors)  # noqa: F821 (bound per copy)
+    return totals, vectors
+
+
+def parallel_chunks(chunks):
+    """The ``prange`` driver of a ``*_chunks`` function, written once: a cached
+    ``@jit(parallel=True)`` function ``(first_arg, args, bounds, n_totals, width) -> (totals,
+    vectors)`` that runs ``chunks(first_arg, *args, bounds, first, last, totals, vectors)`` over
+    every chunk.
+
+    Each driver is a copy of one template with ``chunks`` bound as a global (a direct call that
+    the on-disk cache can hold) and a name of its own (``module.function``), as the loss loops of
+    :mod:`._loops` are made.
+    """
+    py = chunks.py_func
+    name = f"parallel__{py.__module__.rsplit('.', 1)[-1]}__{py.__name__}"
+    namespace = dict(_driver_template.__globals__, CHUNKS=chunks)
+    driver = pytypes.FunctionType(_driver_template.__code__, namespace, name)
+    driver.__qualname__ = name
+    driver.__doc__ = f"``prange`` driver of :func:`{py.__module__}.{py.__name__}` (see :func:`parallel_chunks`)."
+    return jit(parallel=True)(driver)
+
+
+@jit()
+def total_of(totals, vectors, vector_out):
+    """:func:`combine` the partials of a driver that sums one total, into ``vector_out``; the total."""
+    total = np.empty(totals.shape[1])
+    combine(totals, vectors, total, vector_out)
+    return total[0]

@@ -35,7 +35,7 @@ import numpy as np
 from numba import prange
 
 from .._jit import jit
-from ._chunks import combine, group_range, n_groups, partials
+from ._chunks import parallel_chunks, total_of
 from ._loops import HESSIAN, check_loop, mode_of, pointwise_rows
 from ._matrix import (
     block_rows,
@@ -90,7 +90,10 @@ def loss_gradient_chunks(X, y, sw, coef, fit_intercept, loss_id, want_gradient, 
         totals[c, 0] = acc_loss
 
 
-@jit(parallel=True)
+_loss_gradient_driver = parallel_chunks(loss_gradient_chunks)
+
+
+@jit()
 def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_out, curvature_out):
     """Weighted loss sum, and optionally gradient sum and per-sample curvature, in one pass.
 
@@ -114,17 +117,9 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
     # serial chunks function compiles once, not once more per constant (see _jit.py).
     fit_intercept, loss_id, want_gradient = np.bool_(fit_intercept), np.int64(loss_id), np.bool_(want_gradient)
     check_loop(loss_id, mode_of(want_gradient, curvature_out.size > 0))
-    bounds = chunk_bounds(X, coef.size)
-    n_chunks = bounds.size - 1
-    totals, vectors = partials(n_chunks, 1, coef.size if want_gradient else 0)
-    groups = n_groups(n_chunks)
-    for g in prange(groups):
-        first, last = group_range(n_chunks, groups, g)
-        loss_gradient_chunks(X, y, sw, coef, fit_intercept, loss_id, want_gradient, curvature_out,
-                             bounds, first, last, totals, vectors)
-    total = np.empty(1)
-    combine(totals, vectors, total, grad_out)
-    return total[0]
+    args = (y, sw, coef, fit_intercept, loss_id, want_gradient, curvature_out)
+    totals, vectors = _loss_gradient_driver(X, args, chunk_bounds(X, coef.size), 1, coef.size if want_gradient else 0)
+    return total_of(totals, vectors, grad_out)
 
 
 @jit()
@@ -187,7 +182,10 @@ def hessp_chunks(X, y, sw, coef, fit_intercept, loss_id, curvature, V, bounds, f
                 out[j, d] += acc_intercept[j]
 
 
-@jit(parallel=True)
+_hessp_driver = parallel_chunks(hessp_chunks)
+
+
+@jit()
 def hessp(X, y, sw, coef, fit_intercept, loss_id, curvature, V, out):
     """Hessian-vector products ``out[k] = sum_i h_i (x~_i . V[k]) x~_i`` for k directions.
 
@@ -200,14 +198,8 @@ def hessp(X, y, sw, coef, fit_intercept, loss_id, curvature, V, out):
     fit_intercept, loss_id = np.bool_(fit_intercept), np.int64(loss_id)  # see loss_gradient
     if curvature.size == 0:
         check_loop(loss_id, HESSIAN)
-    bounds = chunk_bounds(X, V.size)
-    n_chunks = bounds.size - 1
-    totals, vectors = partials(n_chunks, 0, V.size)
-    groups = n_groups(n_chunks)
-    for g in prange(groups):
-        first, last = group_range(n_chunks, groups, g)
-        hessp_chunks(X, y, sw, coef, fit_intercept, loss_id, curvature, V, bounds, first, last, totals, vectors)
-    combine(totals, vectors, np.empty(0), out.reshape(out.size))
+    args = (y, sw, coef, fit_intercept, loss_id, curvature, V)
+    total_of(*_hessp_driver(X, args, chunk_bounds(X, V.size), 1, V.size), out.reshape(out.size))
 
 
 @jit()
@@ -235,19 +227,16 @@ def hessian_diag_chunks(X, y, sw, coef, fit_intercept, loss_id, bounds, first, l
             out[d] += acc_intercept
 
 
-@jit(parallel=True)
+_hessian_diag_driver = parallel_chunks(hessian_diag_chunks)
+
+
+@jit()
 def hessian_diag(X, y, sw, coef, fit_intercept, loss_id, out):
     """``out = sum_i s_i h_i x~_i ** 2`` (diagonal of the unnormalized Hessian), one pass."""
     fit_intercept, loss_id = np.bool_(fit_intercept), np.int64(loss_id)  # see loss_gradient
     check_loop(loss_id, HESSIAN)
-    bounds = chunk_bounds(X, coef.size)
-    n_chunks = bounds.size - 1
-    totals, vectors = partials(n_chunks, 0, coef.size)
-    groups = n_groups(n_chunks)
-    for g in prange(groups):
-        first, last = group_range(n_chunks, groups, g)
-        hessian_diag_chunks(X, y, sw, coef, fit_intercept, loss_id, bounds, first, last, totals, vectors)
-    combine(totals, vectors, np.empty(0), out)
+    args = (y, sw, coef, fit_intercept, loss_id)
+    total_of(*_hessian_diag_driver(X, args, chunk_bounds(X, coef.size), 1, coef.size), out)
 
 
 @jit()

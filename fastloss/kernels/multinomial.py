@@ -53,7 +53,7 @@ from ..losses import (
     multinomial_row_loss,
     multinomial_row_softmax,
 )
-from ._chunks import combine, group_range, n_groups, partials
+from ._chunks import combine, parallel_chunks, total_of
 from ._matrix import (
     block_rows,
     chunk_bounds,
@@ -156,7 +156,10 @@ def loss_gradient_chunks(X, y, sw, coef, fit_intercept, n_classes, want_gradient
         totals[c, 0] = acc_loss
 
 
-@jit(parallel=True)
+_loss_gradient_driver = parallel_chunks(loss_gradient_chunks)
+
+
+@jit()
 def loss_gradient(X, y, sw, coef, fit_intercept, n_classes, want_gradient, grad_out, curvature_out):
     """Weighted loss sum, and optionally the gradient sum and the probabilities, in one pass.
 
@@ -180,17 +183,9 @@ def loss_gradient(X, y, sw, coef, fit_intercept, n_classes, want_gradient, grad_
     # Constants from a caller's @njit code arrive as Literal types: re-typed here, so that the
     # serial chunk function compiles once, not once more per constant (see _jit.py).
     fit_intercept, n_classes, want_gradient = np.bool_(fit_intercept), np.int64(n_classes), np.bool_(want_gradient)
-    bounds = chunk_bounds(X, coef.size)
-    n_chunks = bounds.size - 1
-    totals, vectors = partials(n_chunks, 1, coef.size if want_gradient else 0)
-    groups = n_groups(n_chunks)
-    for g in prange(groups):
-        first, last = group_range(n_chunks, groups, g)
-        loss_gradient_chunks(X, y, sw, coef, fit_intercept, n_classes, want_gradient, curvature_out,
-                             bounds, first, last, totals, vectors)
-    total = np.empty(1)
-    combine(totals, vectors, total, grad_out)
-    return total[0]
+    args = (y, sw, coef, fit_intercept, n_classes, want_gradient, curvature_out)
+    totals, vectors = _loss_gradient_driver(X, args, chunk_bounds(X, coef.size), 1, coef.size if want_gradient else 0)
+    return total_of(totals, vectors, grad_out)
 
 
 # --- Hessian-vector products ---------------------------------------------------------------------
@@ -282,7 +277,10 @@ def hessp_chunks(X, y, sw, coef, fit_intercept, n_classes, curvature, V, bounds,
                 OUT[q, d] += acc_intercept[q]
 
 
-@jit(parallel=True)
+_hessp_driver = parallel_chunks(hessp_chunks)
+
+
+@jit()
 def hessp(X, y, sw, coef, fit_intercept, n_classes, curvature, V, out):
     """Exact Hessian-vector products for ``k`` directions at once, one pass over ``X``.
 
@@ -297,14 +295,8 @@ def hessp(X, y, sw, coef, fit_intercept, n_classes, curvature, V, out):
     out : float64 (k, K * p) C-contiguous, overwritten (unnormalized, no L2 term)
     """
     fit_intercept, n_classes = np.bool_(fit_intercept), np.int64(n_classes)  # see loss_gradient
-    bounds = chunk_bounds(X, V.size)
-    n_chunks = bounds.size - 1
-    totals, vectors = partials(n_chunks, 0, V.size)
-    groups = n_groups(n_chunks)
-    for g in prange(groups):
-        first, last = group_range(n_chunks, groups, g)
-        hessp_chunks(X, y, sw, coef, fit_intercept, n_classes, curvature, V, bounds, first, last, totals, vectors)
-    combine(totals, vectors, np.empty(0), out.reshape(out.size))
+    args = (y, sw, coef, fit_intercept, n_classes, curvature, V)
+    total_of(*_hessp_driver(X, args, chunk_bounds(X, V.size), 1, V.size), out.reshape(out.size))
 
 
 # --- diagonal of the Hessian ---------------------------------------------------------------------
@@ -348,18 +340,15 @@ def hessian_diag_chunks(X, y, sw, coef, fit_intercept, n_classes, bounds, first,
                 OUT[k, d] += acc_intercept[k]
 
 
-@jit(parallel=True)
+_hessian_diag_driver = parallel_chunks(hessian_diag_chunks)
+
+
+@jit()
 def hessian_diag(X, y, sw, coef, fit_intercept, n_classes, out):
     """``out[k, j] = sum_i s_i p_ik (1 - p_ik) x~_ij^2`` (flat, unnormalized), one pass over ``X``."""
     fit_intercept, n_classes = np.bool_(fit_intercept), np.int64(n_classes)  # see loss_gradient
-    bounds = chunk_bounds(X, coef.size)
-    n_chunks = bounds.size - 1
-    totals, vectors = partials(n_chunks, 0, coef.size)
-    groups = n_groups(n_chunks)
-    for g in prange(groups):
-        first, last = group_range(n_chunks, groups, g)
-        hessian_diag_chunks(X, y, sw, coef, fit_intercept, n_classes, bounds, first, last, totals, vectors)
-    combine(totals, vectors, np.empty(0), out)
+    args = (y, sw, coef, fit_intercept, n_classes)
+    total_of(*_hessian_diag_driver(X, args, chunk_bounds(X, coef.size), 1, coef.size), out)
 
 
 # --- full Hessian --------------------------------------------------------------------------------
@@ -499,7 +488,10 @@ def pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, la
         totals[c, 1] = acc_weight
 
 
-@jit(parallel=True)
+_pointwise_driver = parallel_chunks(pointwise_chunks)
+
+
+@jit()
 def pointwise(y, raw, sw, loss_out, grad_out, hess_out):
     """Weighted per-sample multinomial loss / gradient / Hessian diagonal, and their sums.
 
@@ -517,13 +509,7 @@ def pointwise(y, raw, sw, loss_out, grad_out, hess_out):
     -------
     (float, float) : ``sum_i s_i loss_i`` and ``sum_i s_i``, reduced per chunk in chunk order.
     """
-    bounds = chunk_bounds(raw, 2)
-    n_chunks = bounds.size - 1
-    totals, vectors = partials(n_chunks, 2, 0)
-    groups = n_groups(n_chunks)
-    for g in prange(groups):
-        first, last = group_range(n_chunks, groups, g)
-        pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, last, totals, vectors)
+    totals, vectors = _pointwise_driver(y, (raw, sw, loss_out, grad_out, hess_out), chunk_bounds(raw, 2), 2, 0)
     sums = np.empty(2)
     combine(totals, vectors, sums, np.empty(0))
     return sums[0], sums[1]

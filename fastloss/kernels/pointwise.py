@@ -11,11 +11,10 @@ Assumes validated input: ``y`` float64 ``(n,)`` in ``[0, 1]``, ``raw`` float32/f
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
 from .. import _config
 from .._jit import jit
-from ._chunks import combine, group_range, n_groups, partials
+from ._chunks import combine, parallel_chunks
 from ._loops import check_loop, mode_of, pointwise_rows
 from ._matrix import chunk_bounds
 
@@ -75,7 +74,10 @@ def binary_pointwise_chunks(y, raw, sw, loss_id, loss_out, grad_out, hess_out, p
         totals[c, 1] = acc_weight
 
 
-@jit(parallel=True)
+_driver = parallel_chunks(binary_pointwise_chunks)
+
+
+@jit()
 def binary_pointwise(y, raw, sw, loss_id, loss_out, grad_out, hess_out):
     """Weighted per-sample loss / gradient / hessian of a binary loss, and their sums.
 
@@ -90,14 +92,8 @@ def binary_pointwise(y, raw, sw, loss_id, loss_out, grad_out, hess_out):
     # that the chunk function compiles once, not once more per constant.
     loss_id = np.int64(loss_id)
     check_loop(loss_id, mode_of(grad_out.size > 0, hess_out.size > 0))
-    bounds = chunk_bounds(raw, 2)
-    n_chunks = bounds.size - 1
-    totals, vectors = partials(n_chunks, 2, 0)
-    groups = n_groups(n_chunks)
-    for g in prange(groups):
-        first, last = group_range(n_chunks, groups, g)
-        binary_pointwise_chunks(y, raw, sw, loss_id, loss_out, grad_out, hess_out, np.bool_(False),
-                                bounds, first, last, totals, vectors)
+    args = (raw, sw, loss_id, loss_out, grad_out, hess_out, np.bool_(False))
+    totals, vectors = _driver(y, args, chunk_bounds(raw, 2), 2, 0)
     sums = np.empty(2)
     combine(totals, vectors, sums, np.empty(0))
     return sums[0], sums[1]

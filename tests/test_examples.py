@@ -26,7 +26,7 @@ def load(name: str):
 
 
 def test_every_example_has_a_test():
-    tested = {"scipy_solvers", "njit_newton_cg", "early_stopping"}
+    tested = {"scipy_solvers", "njit_newton_cg", "early_stopping", "sklearn_estimator"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -69,3 +69,22 @@ def test_early_stopping_keeps_the_best_held_out_model():
     X, y = make_logistic_problem(4000, 500, seed=3)
     held_out = fastloss.LinearObjective(X[3000:], y[3000:])
     assert out["best_val_loss"] == pytest.approx(held_out.loss(out["coef"]), rel=1e-12)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_sklearn_estimator_solvers_reach_logistic_regressions_optimum(classes, capsys):
+    out = load("sklearn_estimator").main(["--n", "3000", "--d", "8", "--classes", str(classes), "--tol", "1e-8"])
+    rows = out["rows"]
+    solvers = ("lbfgs", "newton-cg", "trust-ncg", "newton", "auto")
+    assert set(rows) == {f"LinearClassifier({s})" for s in solvers} | {
+        "LogisticRegression(lbfgs)", "LogisticRegression(newton-cholesky)"}
+    newton = rows["LogisticRegression(newton-cholesky)"]
+    for name, row in rows.items():
+        assert row["objective"] == pytest.approx(newton["objective"], rel=1e-9), name
+    for s in ("trust-ncg", "newton", "auto"):  # the solvers whose only stopping test is the gradient's
+        assert rows[f"LinearClassifier({s})"]["max_grad"] <= 1e-8
+        np.testing.assert_allclose(rows[f"LinearClassifier({s})"]["coef"], newton["coef"], atol=1e-6)
+    # Same SciPy L-BFGS-B with LogisticRegression's options on the same objective: the same iterations.
+    assert rows["LinearClassifier(lbfgs)"]["iterations"] == rows["LogisticRegression(lbfgs)"]["iterations"]
+    assert out["search"].best_params_["linearclassifier__l2"] in (1e-4, 1e-2, 1.0)
+    assert "speed-up" in capsys.readouterr().out

@@ -15,8 +15,10 @@ four solvers:
   the next iteration's.
 
 Every solver stops when the largest absolute entry of the objective's gradient is at most ``tol``
-(L-BFGS-B also stops on SciPy's relative-reduction test ``ftol = 64 * eps``, as scikit-learn's
-``LogisticRegression`` does), or after ``max_iter`` iterations, with a ``ConvergenceWarning``.
+(tested after each iteration, and before the first one, so that a warm start at the minimum makes
+none). A fit that stops with a larger gradient warns with ``ConvergenceWarning`` and says why:
+``max_iter`` reached, or a SciPy method's own test (L-BFGS-B's relative decrease ``ftol = 64 * eps``,
+as scikit-learn's ``LogisticRegression`` sets it; Newton-CG's absolute curvature test).
 """
 
 from __future__ import annotations
@@ -248,9 +250,11 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         otherwise ``"newton"`` when the problem has at most ``AUTO_NEWTON_MAX_COEF`` (32)
         coefficients (intercepts included) and ``"trust-ncg"`` above that (see ``docs/api.md``).
     tol : float >= 0, default 1e-6
-        Stop when the largest absolute entry of the objective's gradient is at most ``tol``.
+        Stop when the largest absolute entry of the objective's gradient is at most ``tol``; stopping
+        with a larger one (``max_iter``, or a SciPy method's own test) warns with
+        ``sklearn.exceptions.ConvergenceWarning``.
     max_iter : int >= 1, default 1000
-        Most solver iterations; reaching it warns with ``sklearn.exceptions.ConvergenceWarning``.
+        Most solver iterations.
     warm_start : bool, default False
         Start from the previous fit's ``coef_`` and ``intercept_`` when their shapes fit.
     n_threads : int or None, default None

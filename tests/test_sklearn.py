@@ -177,6 +177,21 @@ def test_string_labels_float32_and_sparse_give_the_same_model():
     assert single.decision_function(X.astype(np.float32)).dtype == np.float64
 
 
+def test_fit_hands_float32_float64_and_csr_x_to_the_objective_uncopied(monkeypatch):
+    seen = []
+
+    class Spy(fastloss.LinearObjective):
+        def __init__(self, X, *args, **kwargs):
+            seen.append(X)
+            super().__init__(X, *args, **kwargs)
+
+    monkeypatch.setattr(fastloss, "LinearObjective", Spy)
+    X, y = make_logistic_problem(300, 4)
+    for X_in in (X, X.astype(np.float32), np.asfortranarray(X.astype(np.float32)), sp.csr_matrix(X)):
+        LinearClassifier().fit(X_in, y)
+        assert seen.pop() is X_in
+
+
 def test_multiclass_shapes_and_probabilities(digits):
     X, y = digits
     clf = LinearClassifier(l2=1e-2, tol=1e-8).fit(X, y)

@@ -183,7 +183,7 @@ def _newton_direction(H: np.ndarray, gradient: np.ndarray, null_columns, n_rows:
     """
     from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
-    scale = max(float(np.max(np.abs(np.diag(H)))), np.finfo(float).tiny)
+    scale = max(float(np.max(np.abs(np.diag(H)))), 1e-12)  # a zero Hessian: hinge without L2
     if null_columns:
         H4 = H.reshape(n_rows, -1, n_rows, H.shape[0] // n_rows)
         for j in null_columns:
@@ -205,6 +205,8 @@ def _solve_newton(oracle: _Oracle, progress: _Progress, x0, null_columns, n_rows
     while progress.n_iter < max_iter:
         direction = _newton_direction(oracle.obj.hessian(x), gradient, null_columns, n_rows)
         slope = float(gradient @ direction)
+        if not slope < 0.0:  # only by rounding, the matrix solved being positive definite
+            return x, "the Newton direction is not a descent direction"
         step = 1.0
         while True:
             trial = x + step * direction

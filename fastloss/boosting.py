@@ -70,6 +70,8 @@ def _refusal(spec) -> str:
     """Why a booster cannot be trained on a loss ("" if it can), from its declaration."""
     if not spec.convex:
         return "it is not convex: its second derivative is negative on a range of margins"
+    if not spec.has_curvature:
+        return "its second derivative is 0 for every raw score"
     if spec.flat:
         return f"its second derivative is 0 where {spec.flat} (m: the margin)"
     return ""

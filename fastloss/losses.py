@@ -75,6 +75,15 @@ class LossSpec:
     def binary(self) -> bool:
         return self.functions is not None
 
+    @property
+    def has_curvature(self) -> bool:
+        """False where the second derivative is 0 for every margin (``flat=EVERYWHERE``)."""
+        return self.flat != EVERYWHERE
+
+
+#: The ``flat`` of a loss whose second derivative is 0 for every margin (hinge).
+EVERYWHERE = "every m"
+
 
 #: Every loss by name, in the order of declaration (= kernel ids).
 REGISTRY: dict[str, LossSpec] = {}
@@ -319,7 +328,7 @@ def hinge_hessian(y, z):
     return 0.0
 
 
-register("hinge", value=hinge_value, gradient=hinge_gradient, hessian=hinge_hessian, flat="every m",
+register("hinge", value=hinge_value, gradient=hinge_gradient, hessian=hinge_hessian, flat=EVERYWHERE,
          mpmath=lambda mp, m: (max(0, 1 - m), mp.mpf(-1 if m < 1 else 0), mp.mpf(0)))
 
 

@@ -26,7 +26,7 @@ def load(name: str):
 
 
 def test_every_example_has_a_test():
-    tested = {"scipy_solvers", "njit_newton_cg", "early_stopping", "boosting"}
+    tested = {"scipy_solvers", "njit_newton_cg", "early_stopping", "boosting", "sklearn_estimator"}
     assert {p.stem for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -86,3 +86,22 @@ def test_boosting_objectives_train_the_built_in_boosters():
         assert logistic["fastloss_log_loss"] < np.log(2) - 0.1
         assert multinomial["max_score_difference"] > 0.1  # the exact Hessian changes the leaf values ...
         assert multinomial["fastloss_log_loss"] < np.log(3) - 0.1  # ... and the booster still learns
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_sklearn_estimator_solvers_reach_logistic_regressions_optimum(classes, capsys):
+    out = load("sklearn_estimator").main(["--n", "3000", "--d", "8", "--classes", str(classes), "--tol", "1e-8"])
+    rows = out["rows"]
+    solvers = ("lbfgs", "newton-cg", "trust-ncg", "newton", "auto")
+    assert set(rows) == {f"LinearClassifier({s})" for s in solvers} | {
+        "LogisticRegression(lbfgs)", "LogisticRegression(newton-cholesky)"}
+    newton = rows["LogisticRegression(newton-cholesky)"]
+    for name, row in rows.items():
+        assert row["objective"] == pytest.approx(newton["objective"], rel=1e-9), name
+    for s in ("trust-ncg", "newton", "auto"):  # the solvers whose only stopping test is the gradient's
+        assert rows[f"LinearClassifier({s})"]["max_grad"] <= 1e-8
+        np.testing.assert_allclose(rows[f"LinearClassifier({s})"]["coef"], newton["coef"], atol=1e-6)
+    # Same SciPy L-BFGS-B with LogisticRegression's options on the same objective: the same iterations.
+    assert rows["LinearClassifier(lbfgs)"]["iterations"] == rows["LogisticRegression(lbfgs)"]["iterations"]
+    assert out["search"].best_params_["linearclassifier__l2"] in (1e-4, 1e-2, 1.0)
+    assert "speed-up" in capsys.readouterr().out

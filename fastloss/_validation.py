@@ -495,7 +495,7 @@ def check_sample_weight(sample_weight, n: int, name: str = "sample_weight", *,
         i = int(neg[0])
         raise ValueError(f"{_where(name)} must be non-negative, but {name}[{offset + i}] = {arr[i]:g}")
     if require_positive_sum and not arr.sum() > 0:
-        raise ValueError(f"{_where(name)} sums to 0: at least one sample needs a positive weight")
+        raise ValueError(f"{_where(name)} sums to zero: at least one sample needs a positive weight")
     return arr
 
 

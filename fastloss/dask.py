@@ -313,7 +313,7 @@ class LinearObjective(Objective):
         for _rows, w in info:
             weight_sum += w
         if not weight_sum > 0:
-            raise ValueError("`sample_weight` sums to 0: at least one sample needs a positive weight")
+            raise ValueError("`sample_weight` sums to zero: at least one sample needs a positive weight")
         return state_values, conv, weight_sum
 
 

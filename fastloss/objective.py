@@ -47,7 +47,7 @@ class Objective:
 
     def _set_shape(self, n: int, d: int, K: int, weight_sum: float, dtype, n_threads) -> None:
         if not weight_sum > 0:
-            raise ValueError("`sample_weight` sums to 0: at least one sample needs a positive weight")
+            raise ValueError("`sample_weight` sums to zero: at least one sample needs a positive weight")
         self._n, self._d, self._K, self.dtype, self._weight_sum = n, d, K, dtype, weight_sum
         p = d + int(self.fit_intercept)
         self._coef_shape = (K, p) if self._multinomial else (p,)

@@ -297,8 +297,9 @@ def test_xgboost_soft_labels_match_binary_logistic(xgb):
 
 # --- which losses, and bad calls -------------------------------------------------------------------------
 #: Refused: what the registry declares non-convex or flat somewhere (fastloss.losses).
-REFUSED = {"hinge": "0 for every raw score", "squared_hinge": "0 where m >= 1", "smooth_hinge": "0 where m <= 0 or m >= 1",
-           "modified_huber": "0 where m < -1 or m >= 1", "savage": "not convex", "tangent": "not convex"}
+REFUSED = {"hinge": "0 for every raw score", "squared_hinge": "0 where m >= 1",
+           "smooth_hinge": "0 where m <= 0 or m >= 1", "modified_huber": "0 where m < -1 or m >= 1",
+           "savage": "not convex", "tangent": "not convex"}
 
 
 def test_every_loss_is_either_for_boosting_or_refused():

@@ -44,7 +44,7 @@ def test_construction_errors(data):
     _raises(r"sample_weight\[5\] = -1", LO, X, y, sample_weight=swbad)
     swbad[5] = np.inf
     _raises(r"`sample_weight` contains a non-finite value inf at position 5", LO, X, y, sample_weight=swbad)
-    _raises(r"sums to 0", LO, X, y, sample_weight=np.zeros(50))
+    _raises(r"sums to zero", LO, X, y, sample_weight=np.zeros(50))
     _raises(r"`sample_weight` has 3 entries", LO, X, y, sample_weight=[1, 2, 3])
     _raises(r"`l2` must be >= 0", LO, X, y, l2=-1.0)
     _raises(r"`l2` must be finite", LO, X, y, l2=np.nan)

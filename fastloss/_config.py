@@ -85,8 +85,15 @@ DOT_TILE_MIN_ROWS = 6
 SCORE_SCRATCH_VALUES = 32768
 #: ... but a block keeps at least this many rows (the F-order primitives vectorize over rows).
 SCORE_SCRATCH_MIN_ROWS = 8
-#: Values of ``X`` densified at once by the multinomial ``hessian`` (about 1 MiB of float64).
-GRAM_BLOCK_VALUES = 1 << 17
+#: The full Hessian (``kernels.linear.gram_add``) packs rows of ``X`` a block at a time, transposed
+#: to float64: a block takes about this many bytes ...
+GRAM_PANEL_BYTES = 512 * 1024
+#: ... and between these many rows (few rows: the 16 dot products of a register tile are too
+#: short; many: one block per parallel call leaves L2), a multiple of ``GRAM_ROW_MULTIPLE``, so
+#: that the vectorized loop over a block's rows has no remainder.
+GRAM_MIN_ROWS = 64
+GRAM_MAX_ROWS = 2048
+GRAM_ROW_MULTIPLE = 32
 
 #: Labels and weights of at least this many entries are checked by one compiled pass; shorter
 #: ones by NumPy, in well under a millisecond, where loading the compiled pass from the cache

@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from .. import _config
 from .._jit import jit
 from ._chunks import combine, group_range, n_groups, partials
 from ._loops import HESSIAN, check_loop, mode_of, pointwise_rows
@@ -250,40 +251,203 @@ def hessian_diag(X, y, sw, coef, fit_intercept, loss_id, out):
     combine(totals, vectors, np.empty(0), out)
 
 
+# --- full Hessian: the weighted Gram matrix ------------------------------------------------------
+#
+# ``out = X~^T diag(w) X~`` is computed like a GEMM. Rows of ``X`` are packed a block at a time
+# (:func:`gram_pack`, serial, the only code that depends on the matrix format) into ``XT``, the
+# block transposed to float64 ``(p, rows)``, so that every column of ``X~`` is a contiguous run.
+# :func:`gram_add` (parallel, compiled once for every format and for the binary and multinomial
+# objectives) then adds the block to the upper triangle of ``out`` by strips of 4 output rows:
+# each strip is one ``prange`` task, weighs its 4 columns of ``XT`` once into a small scratch
+# (``WA``, in L1) and sweeps the 4 x 4 register tiles of its row (:func:`_gram_tile`), whose
+# inner loop is 16 independent dot products over the rows of the block (LLVM's loop vectorizer
+# turns them into 16 SIMD accumulators). Every entry of ``out`` is owned by one strip, summed in
+# the same order by whichever thread runs it, and the blocks are added in row order: the result
+# has the same bits for any thread count.
+
 @jit()
-def _gram_rows(D, h, a, m, j, out_row):
-    p = D.shape[1]
+def gram_block_rows(p, n):
+    """Rows per packed block for ``p`` columns: ``_config.GRAM_PANEL_BYTES`` of float64, a
+    multiple of ``_config.GRAM_ROW_MULTIPLE`` within ``[GRAM_MIN_ROWS, GRAM_MAX_ROWS]``, at most
+    ``n`` (rounded up to the multiple)."""
+    step = _config.GRAM_ROW_MULTIPLE
+    rows = min(_config.GRAM_MAX_ROWS, max(_config.GRAM_MIN_ROWS, _config.GRAM_PANEL_BYTES // (8 * max(p, 1))))
+    rows = min(rows, n + step - 1)
+    return max(step, rows - rows % step)
+
+
+@jit()
+def gram_pack(X, a, b, fit_intercept, XT):
+    """``XT[j, r] = x~_{a + r, j}`` as float64 for ``r < b - a`` (``x~ = [x, 1]`` with intercept)."""
+    m = b - a
+    rows_densify(X, a, b, XT[:, :m].T)
+    if fit_intercept:
+        XT[n_cols(X), :m] = 1.0
+
+
+@jit()
+def _gram_tile(WA, XT, m, i0, ni, j0, out, row, col, T):
+    """``out[row + a, col + b] += sum_r WA[a, r] XT[j0 + b, r]`` for ``a < ni``, ``b < 4`` columns
+    that exist. A column past the last one is clipped to it (computed twice, added once)."""
+    p = XT.shape[0]
+    nj = min(4, p - j0)
+    w0 = WA[0]
+    w1 = WA[1]
+    w2 = WA[2]
+    w3 = WA[3]
+    x0 = XT[j0]
+    x1 = XT[min(j0 + 1, p - 1)]
+    x2 = XT[min(j0 + 2, p - 1)]
+    x3 = XT[min(j0 + 3, p - 1)]
+    a00 = 0.0
+    a01 = 0.0
+    a02 = 0.0
+    a03 = 0.0
+    a10 = 0.0
+    a11 = 0.0
+    a12 = 0.0
+    a13 = 0.0
+    a20 = 0.0
+    a21 = 0.0
+    a22 = 0.0
+    a23 = 0.0
+    a30 = 0.0
+    a31 = 0.0
+    a32 = 0.0
+    a33 = 0.0
     for r in range(m):
-        hx = h[a + r] * D[r, j]
-        if hx != 0.0:
-            for q in range(j, p):
-                out_row[q] += hx * D[r, q]
+        u0 = w0[r]
+        u1 = w1[r]
+        u2 = w2[r]
+        u3 = w3[r]
+        v0 = x0[r]
+        v1 = x1[r]
+        v2 = x2[r]
+        v3 = x3[r]
+        a00 += u0 * v0
+        a01 += u0 * v1
+        a02 += u0 * v2
+        a03 += u0 * v3
+        a10 += u1 * v0
+        a11 += u1 * v1
+        a12 += u1 * v2
+        a13 += u1 * v3
+        a20 += u2 * v0
+        a21 += u2 * v1
+        a22 += u2 * v2
+        a23 += u2 * v3
+        a30 += u3 * v0
+        a31 += u3 * v1
+        a32 += u3 * v2
+        a33 += u3 * v3
+    T[0, 0] = a00
+    T[0, 1] = a01
+    T[0, 2] = a02
+    T[0, 3] = a03
+    T[1, 0] = a10
+    T[1, 1] = a11
+    T[1, 2] = a12
+    T[1, 3] = a13
+    T[2, 0] = a20
+    T[2, 1] = a21
+    T[2, 2] = a22
+    T[2, 3] = a23
+    T[3, 0] = a30
+    T[3, 1] = a31
+    T[3, 2] = a32
+    T[3, 3] = a33
+    for a in range(ni):
+        for b in range(nj):
+            out[row + a, col + b] += T[a, b]
+
+
+@jit()
+def _gram_strip(XT, m, Hd, Q, P, s, WA, T, out):
+    """Strip ``s`` of :func:`gram_add`: output rows ``k p + i0 ...`` (4 or fewer), from the diagonal
+    of block ``(k, k)`` to the end of the row.
+
+    The weight of row ``r`` in block ``(k, l)`` is ``Hd[k, r]`` on the diagonal (``l == k``) and
+    ``-Q[k, r] P[l, r]`` off it; the strip's 4 columns of ``XT`` are weighted once per block into
+    ``WA`` and reused by every tile of the row.
+    """
+    p = XT.shape[0]
+    K = Hd.shape[0]
+    per_class = (p + 3) // 4
+    k = s // per_class
+    i0 = 4 * (s - k * per_class)
+    ni = min(4, p - i0)
+    for l in range(k, K):
+        for a in range(4):
+            x = XT[min(i0 + a, p - 1)]
+            wa = WA[a]
+            if l == k:
+                h = Hd[k]
+                for r in range(m):
+                    wa[r] = h[r] * x[r]
+            else:
+                q = Q[k]
+                pl = P[l]
+                for r in range(m):
+                    wa[r] = -(q[r] * pl[r]) * x[r]
+        for j0 in range(i0 if l == k else 0, p, 4):
+            _gram_tile(WA, XT, m, i0, ni, j0, out, k * p + i0, l * p + j0, T)
 
 
 @jit(parallel=True)
+def gram_add(XT, m, Hd, Q, P, out):
+    """Add a packed block of ``m`` rows to the upper triangle of ``out`` ``(K p, K p)``.
+
+    Block ``(k, l >= k)`` of ``out`` gets ``sum_r w_klr XT[:, r] XT[:, r]^T``, ``w_kkr = Hd[k, r]``,
+    ``w_klr = -Q[k, r] P[l, r]`` (``K = Hd.shape[0]``; the binary Hessian is ``K = 1``,
+    ``Hd = h``, and never reads ``Q`` or ``P``). Entries below the diagonal within the diagonal
+    tiles receive partial sums too; the caller mirrors the upper triangle over them at the end.
+
+    One ``prange`` task per pair of strips ``t`` and ``S - 1 - t`` (a strip's work falls linearly
+    with its position, so every pair has the same), each entry owned by one strip: deterministic.
+    """
+    p = XT.shape[0]
+    n_strips = Hd.shape[0] * ((p + 3) // 4)
+    for t in prange((n_strips + 1) // 2):
+        WA = np.empty((4, m))
+        T = np.empty((4, 4))
+        _gram_strip(XT, m, Hd, Q, P, t, WA, T, out)
+        if n_strips - 1 - t != t:
+            _gram_strip(XT, m, Hd, Q, P, n_strips - 1 - t, WA, T, out)
+
+
+@jit()
+def gram_mirror(out):
+    """Copy the upper triangle of ``out`` over its lower one (``out`` exactly symmetric)."""
+    n = out.shape[0]
+    for q in range(n):
+        for j in range(q + 1, n):
+            out[j, q] = out[q, j]
+
+
+@jit()
 def weighted_gram(X, h, fit_intercept, out):
     """``out = X~^T diag(h) X~`` (``X~ = [X, 1]`` with intercept), deterministic.
 
-    Blocks of rows are densified one after the other; within a block the rows of ``out`` are
-    split among threads, each output element summed by one thread in row order. Cost
-    ``n * n_coef^2 / 2``; memory ``n_coef^2`` plus one block of about 1 MiB.
+    Blocks of :func:`gram_block_rows` rows are packed (:func:`gram_pack`) and added by the
+    parallel :func:`gram_add`, in row order; each entry is summed by one thread in a fixed order,
+    so the result is the same for any thread count. Cost ``n * n_coef^2 / 2`` multiply-adds;
+    memory ``n_coef^2`` plus one packed block (``_config.GRAM_PANEL_BYTES``).
     """
+    fit_intercept = np.bool_(fit_intercept)  # see loss_gradient
     n = n_rows(X)
-    d = n_cols(X)
-    p = d + (1 if fit_intercept else 0)
+    p = n_cols(X) + (1 if fit_intercept else 0)
     out[:, :] = 0.0
-    block = max(1, min(n, (1 << 17) // max(p, 1)))
-    D = np.empty((block, p))
+    block = gram_block_rows(p, n)
+    XT = np.empty((p, block))
+    Hd = np.empty((1, block))
+    unused = np.empty((1, 0))
     for a in range(0, n, block):
         b = min(n, a + block)
-        rows_densify(X, a, b, D)
-        if fit_intercept:
-            D[: b - a, d] = 1.0
-        for j in prange(p):
-            _gram_rows(D, h, a, b - a, j, out[j])
-    for j in range(p):
-        for q in range(j + 1, p):
-            out[q, j] = out[j, q]
+        gram_pack(X, a, b, fit_intercept, XT)
+        for r in range(b - a):
+            Hd[0, r] = h[a + r]
+        gram_add(XT, b - a, Hd, unused, unused, out)
+    gram_mirror(out)
 
 
 @jit()

@@ -13,7 +13,11 @@ As a pytest-benchmark suite (``pytest bench/bench_hessian.py --benchmark-enable`
 
     python bench/bench_hessian.py [--scale 0.1] [--repeat 3]
 
-The script only uses the public API, so running it on another checkout of fastloss
+``--crossover`` instead times the two paths of the CSR Hessian (by stored entries, and by packed
+dense blocks) on one thread at several densities, the figures behind
+``_config.GRAM_SPARSE_MAX_DENSITY``.
+
+The table only uses the public API, so running it on another checkout of fastloss
 (``PYTHONPATH=<checkout> python bench/bench_hessian.py``) measures that version's kernel.
 ``--scale`` multiplies every ``n`` (for a quick look; the default sizes need ~2 GB).
 """
@@ -117,6 +121,55 @@ def test_hessian(benchmark, case, impl, n_threads):
     benchmark.extra_info["GFLOP/s"] = round(flops / benchmark.stats.stats.median / 1e9, 1)
 
 
+def crossover(n: int = 10_000, d: int = 1000, repeat: int = 3) -> None:
+    """CPU seconds of the sparse and the dense path of the CSR Hessian, one thread."""
+    import time
+
+    import numba
+
+    from fastloss.kernels import linear as L
+
+    @numba.njit
+    def run(X, h, block, sparse, out):
+        n, p = X[2].size - 1, X[3] + 1
+        XT = np.empty((p, 0 if sparse else block))
+        Hd = np.empty((1, block))
+        unused = np.empty((1, 0))
+        out[:, :] = 0.0
+        for a in range(0, n, block):
+            b = min(n, a + block)
+            for r in range(b - a):
+                Hd[0, r] = h[a + r]
+            L.gram_block_add(X, a, b, True, sparse, XT, Hd, unused, unused, out)
+        L.gram_mirror(out)
+
+    def cpu_seconds(*args):
+        run(*args)
+        times = []
+        for _ in range(repeat):
+            t0 = time.process_time()
+            run(*args)
+            times.append(time.process_time() - t0)
+        return min(times)
+
+    numba.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    print(f"CSR {n} x {d}, one thread, best of {repeat} (CPU ms)")
+    print("| density | by stored entries | packed dense blocks |\n|---:|---:|---:|")
+    for per_row in (10, 25, 50, 100, 200):
+        cols = np.sort(rng.integers(0, d, size=(n, per_row)), axis=1)
+        S = sp.csr_matrix((rng.standard_normal(n * per_row), cols.ravel(), np.arange(0, n * per_row + 1, per_row)),
+                          shape=(n, d))
+        S.sum_duplicates()
+        X = (S.data, S.indices, S.indptr, d)
+        h = rng.random(n)
+        out, out_dense = np.empty((d + 1, d + 1)), np.empty((d + 1, d + 1))
+        by_entries = cpu_seconds(X, h, 4096, True, out)
+        by_blocks = cpu_seconds(X, h, L.gram_block_rows(d + 1, n), False, out_dense)
+        np.testing.assert_allclose(out, out_dense, rtol=1e-10, atol=1e-10)
+        print(f"| {S.nnz / (n * d):.3f} | {by_entries * 1e3:.0f} | {by_blocks * 1e3:.0f} |")
+
+
 def main(argv=None) -> None:
     import fastloss
     from fastloss._timing import blas_threads, median_time
@@ -126,7 +179,11 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--crossover", action="store_true")
     args = parser.parse_args(argv)
+    if args.crossover:
+        crossover(repeat=args.repeat)
+        return
     print(f"fastloss from {os.path.dirname(fastloss.__file__)}; median of {args.repeat}; "
           "GFLOP/s: fastloss n p^2 (its symmetric half), BLAS its own 2 n p^2")
     print("| case | threads | fastloss ms | GFLOP/s | BLAS ms | GFLOP/s | fastloss / BLAS time |")

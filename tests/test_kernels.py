@@ -279,3 +279,45 @@ def test_multinomial_hessian_kernel_for_odd_sizes(fmt, fit_intercept):
                                            n_classes=K) * n
         np.testing.assert_allclose(out, want, rtol=1e-11, atol=1e-13 * np.abs(want).max())
         np.testing.assert_array_equal(out, out.T)
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_sparse_gram_path_matches_numpy_with_repeated_and_unsorted_columns(index_dtype):
+    """CSR at ~3 % density takes the path by stored entries (``gram_add_sparse``); rows with a
+    column stored twice and out of order count as the sum of their entries, for the binary and
+    the multinomial Hessian."""
+    from fastloss import _config
+    from fastloss.kernels.linear import gram_plan, weighted_gram
+
+    rng = np.random.default_rng(6)
+    n, d, per_row, K = 700, 61, 2, 3
+    cols = rng.integers(0, d, size=(n, per_row))
+    cols[::5, 1] = cols[::5, 0]  # a repeated column
+    data = rng.standard_normal(n * per_row)
+    indptr = np.arange(0, n * per_row + 1, per_row)
+    Xd = np.zeros((n, d))
+    np.add.at(Xd, (np.repeat(np.arange(n), per_row), cols.ravel()), data)
+    X = (data, cols.ravel().astype(index_dtype), indptr.astype(index_dtype), d)
+    assert per_row / d <= _config.GRAM_SPARSE_MAX_DENSITY
+    assert njit(lambda X: gram_plan(X, d + 1))(X)[1]
+    h = rng.uniform(0.0, 2.0, n)
+    for fit_intercept in (True, False):
+        out = np.empty((d + fit_intercept, d + fit_intercept))
+        weighted_gram(X, h, fit_intercept, out)
+        want = _gram_reference(Xd, h, fit_intercept)
+        np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+
+    def binary():
+        out = np.empty((d + 1, d + 1))
+        weighted_gram(X, h, True, out)
+        return out
+
+    a, b = _threads_1_and_2(binary)
+    np.testing.assert_array_equal(a, b)
+    y = rng.integers(0, K, n)
+    coef = rng.standard_normal(K * (d + 1)) * 0.5
+    out = np.empty((K * (d + 1), K * (d + 1)))
+    MK.hessian(X, y, np.empty(0), coef, True, K, out)
+    want = reference.objective_hessian("multinomial", Xd, y, coef.reshape(K, d + 1)) * n
+    np.testing.assert_allclose(out, want, rtol=1e-11, atol=1e-13 * np.abs(want).max())
+    np.testing.assert_array_equal(out, out.T)

@@ -32,19 +32,23 @@ each kernel compiles once per matrix type for every binary loss, and a loss must
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import overload
 
 from .. import _config
 from .._jit import jit
 from ._chunks import combine, group_range, n_groups, partials
 from ._loops import HESSIAN, check_loop, mode_of, pointwise_rows
 from ._matrix import (
+    _INLINE,
+    _csr_row,
+    _is_csr,
+    _is_dense,
     block_rows,
     chunk_bounds,
     n_cols,
     n_rows,
     rows_axpy_each,
-    rows_densify,
     rows_dot_each,
     rows_dot_packed,
     rows_sq_axpy,
@@ -276,13 +280,84 @@ def gram_block_rows(p, n):
     return max(step, rows - rows % step)
 
 
-@jit()
 def gram_pack(X, a, b, fit_intercept, XT):
-    """``XT[j, r] = x~_{a + r, j}`` as float64 for ``r < b - a`` (``x~ = [x, 1]`` with intercept)."""
+    """``XT[j, r] = x~_{a + r, j}`` as float64 for ``r < b - a`` (``x~ = [x, 1]`` with intercept):
+    the block transposed, one loop per format that reads ``X`` and writes ``XT`` in order."""
+
+
+@jit(inline=True)
+def _pack_c(X, a, b, XT):
+    """C order: 8 rows at a time, written out one by one (a loop over a variable number of
+    rows ran at 2 ns per value), so that X is read along its rows and each column of the 8 is
+    one run of ``XT``; the last ``< 8`` rows one at a time."""
+    d = X.shape[1]
     m = b - a
-    rows_densify(X, a, b, XT[:, :m].T)
-    if fit_intercept:
-        XT[n_cols(X), :m] = 1.0
+    m8 = m - m % 8
+    first = np.uintp(a)
+    for r in range(0, m8, 8):
+        x0 = X[first + np.uintp(r)]
+        x1 = X[first + np.uintp(r + 1)]
+        x2 = X[first + np.uintp(r + 2)]
+        x3 = X[first + np.uintp(r + 3)]
+        x4 = X[first + np.uintp(r + 4)]
+        x5 = X[first + np.uintp(r + 5)]
+        x6 = X[first + np.uintp(r + 6)]
+        x7 = X[first + np.uintp(r + 7)]
+        for j in range(d):
+            t = XT[j]
+            t[r] = x0[j]
+            t[r + 1] = x1[j]
+            t[r + 2] = x2[j]
+            t[r + 3] = x3[j]
+            t[r + 4] = x4[j]
+            t[r + 5] = x5[j]
+            t[r + 6] = x6[j]
+            t[r + 7] = x7[j]
+    for r in range(m8, m):
+        for j in range(d):
+            XT[j, r] = X[first + np.uintp(r), j]
+
+
+@jit(inline=True)
+def _pack_f(X, a, b, XT):
+    """F order: each column of the block is a contiguous copy."""
+    first = np.uintp(a)
+    for j in range(X.shape[1]):
+        for r in range(b - a):
+            XT[j, r] = X[first + np.uintp(r), j]
+
+
+@jit(inline=True)
+def _pack_csr(X, a, b, XT):
+    """CSR: zeros, then each stored entry added at its place (repeated columns add up)."""
+    data, indices, indptr = X[0], X[1], X[2]
+    for j in range(X[3]):
+        for r in range(b - a):
+            XT[j, r] = 0.0
+    for r in range(b - a):
+        row_data, row_cols = _csr_row(data, indices, indptr, a + r)
+        for q in range(row_data.size):
+            XT[np.uint64(row_cols[q]), r] += row_data[q]
+
+
+@overload(gram_pack, **_INLINE)
+def _gram_pack(X, a, b, fit_intercept, XT):
+    if _is_dense(X, "C"):
+        fill = _pack_c
+    elif _is_dense(X, "F"):
+        fill = _pack_f
+    elif _is_csr(X):
+        fill = _pack_csr
+    else:
+        return None
+
+    def impl(X, a, b, fit_intercept, XT):
+        fill(X, a, b, XT)
+        if fit_intercept:
+            d = n_cols(X)
+            for r in range(b - a):
+                XT[d, r] = 1.0
+    return impl
 
 
 @jit()
@@ -415,6 +490,142 @@ def gram_add(XT, m, Hd, Q, P, out):
             _gram_strip(XT, m, Hd, Q, P, n_strips - 1 - t, WA, T, out)
 
 
+def gram_density(X):
+    """Stored entries per entry of ``X``: 1.0 for dense arrays, ``nnz / (n d)`` for CSR."""
+
+
+@overload(gram_density, **_INLINE)
+def _gram_density(X):
+    if isinstance(X, types.Array):
+        return lambda X: 1.0
+    if _is_csr(X):
+        return lambda X: X[2][X[2].size - 1] / max(1.0, (X[2].size - 1) * float(X[3]))
+
+
+def gram_entries(X, a, b, fit_intercept):
+    """The stored entries of rows ``a:b`` as ``(row_ptr, cols, vals)``, int64 / int64 / float64,
+    row after row in storage order, with ``(d, 1.0)`` last in each row when ``fit_intercept``."""
+
+
+@overload(gram_entries, **_INLINE)
+def _gram_entries(X, a, b, fit_intercept):
+    if _is_csr(X):
+        def impl(X, a, b, fit_intercept):
+            data, indices, indptr, d = X[0], X[1], X[2], X[3]
+            m = b - a
+            extra = 1 if fit_intercept else 0
+            row_ptr = np.empty(m + 1, dtype=np.int64)
+            size = np.int64(indptr[b]) - np.int64(indptr[a]) + extra * m
+            cols = np.empty(size, dtype=np.int64)
+            vals = np.empty(size)
+            e = 0
+            for r in range(m):
+                row_ptr[r] = e
+                row_data, row_cols = _csr_row(data, indices, indptr, a + r)
+                for q in range(row_data.size):
+                    cols[e] = row_cols[q]
+                    vals[e] = row_data[q]
+                    e += 1
+                if fit_intercept:
+                    cols[e] = d
+                    vals[e] = 1.0
+                    e += 1
+            row_ptr[m] = e
+            return row_ptr, cols, vals
+        return impl
+    if isinstance(X, types.Array):
+        def impl(X, a, b, fit_intercept):  # not used by the kernels (dense X is never sparse enough)
+            return np.zeros(b - a + 1, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0)
+        return impl
+
+
+@jit()
+def _gram_by_column(row_ptr, cols, vals, p):
+    """The same entries grouped by column (a stable counting sort: rows ascending in a column)."""
+    col_ptr = np.zeros(p + 1, dtype=np.int64)
+    for e in range(cols.size):
+        col_ptr[cols[e] + 1] += 1
+    for j in range(p):
+        col_ptr[j + 1] += col_ptr[j]
+    fill = col_ptr[:p].copy()
+    rows = np.empty(cols.size, dtype=np.int64)
+    col_vals = np.empty(cols.size)
+    for r in range(row_ptr.size - 1):
+        for e in range(row_ptr[r], row_ptr[r + 1]):
+            q = fill[cols[e]]
+            rows[q] = r
+            col_vals[q] = vals[e]
+            fill[cols[e]] = q + 1
+    return col_ptr, rows, col_vals
+
+
+@jit()
+def _gram_sparse_row(row_ptr, cols, vals, col_ptr, rows, col_vals, Hd, Q, P, g, out):
+    """Output row ``g = k p + j`` of :func:`gram_add_sparse`, from the diagonal to its end."""
+    p = col_ptr.size - 1
+    K = Hd.shape[0]
+    k = g // p
+    j = g - k * p
+    out_row = out[g]
+    for e in range(col_ptr[j], col_ptr[j + 1]):
+        r = rows[e]
+        x = col_vals[e]
+        lo = row_ptr[r]
+        hi = row_ptr[r + 1]
+        for l in range(k, K):
+            c = (Hd[k, r] if l == k else -(Q[k, r] * P[l, r])) * x
+            if c == 0.0:
+                continue
+            base = l * p
+            for f in range(lo, hi):
+                q = cols[f]
+                if l > k or q >= j:
+                    out_row[base + q] += c * vals[f]
+
+
+@jit(parallel=True)
+def gram_add_sparse(row_ptr, cols, vals, Hd, Q, P, out):
+    """:func:`gram_add` for a block given by its stored entries (:func:`gram_entries`): the
+    work is ``sum_r (entries of row r)^2 / 2`` instead of ``rows * p^2 / 2``.
+
+    Output row ``k p + j`` is one task: for every entry ``x_rj`` of column ``j`` (rows ascending),
+    it adds ``w_klr x_rj x_rq`` for the entries of row ``r`` (``q >= j`` in block ``(k, k)``), so
+    each entry of ``out`` is summed by one thread in a fixed order. Repeated columns add up.
+    """
+    p = out.shape[0] // Hd.shape[0]
+    col_ptr, rows, col_vals = _gram_by_column(row_ptr, cols, vals, p)
+    n_out = out.shape[0]
+    for t in prange((n_out + 1) // 2):
+        _gram_sparse_row(row_ptr, cols, vals, col_ptr, rows, col_vals, Hd, Q, P, t, out)
+        if n_out - 1 - t != t:
+            _gram_sparse_row(row_ptr, cols, vals, col_ptr, rows, col_vals, Hd, Q, P, n_out - 1 - t, out)
+
+
+@jit()
+def gram_plan(X, p):
+    """``(rows per block, sparse)``: CSR input at most ``_config.GRAM_SPARSE_MAX_DENSITY`` full
+    goes by its stored entries (:func:`gram_add_sparse`, blocks of about
+    ``_config.GRAM_SPARSE_BLOCK_ENTRIES``), everything else by packed dense blocks."""
+    n = n_rows(X)
+    density = gram_density(X)
+    if density > _config.GRAM_SPARSE_MAX_DENSITY:
+        return gram_block_rows(p, n), False
+    per_row = max(1.0, density * n_cols(X))
+    return max(1, min(n, np.int64(_config.GRAM_SPARSE_BLOCK_ENTRIES / per_row))), True
+
+
+@jit()
+def gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out):
+    """Add rows ``a:b`` (weights in ``Hd``, ``Q``, ``P``: see :func:`gram_add`) to the upper
+    triangle of ``out``, by the path :func:`gram_plan` chose."""
+    if sparse:
+        row_ptr, cols, vals = gram_entries(X, a, b, fit_intercept)
+        gram_add_sparse(row_ptr, cols, vals, Hd, Q, P, out)
+    else:
+        gram_pack(X, a, b, fit_intercept, XT)
+        gram_add(XT, b - a, Hd, Q, P, out)
+
+
 @jit()
 def gram_mirror(out):
     """Copy the upper triangle of ``out`` over its lower one (``out`` exactly symmetric)."""
@@ -437,16 +648,15 @@ def weighted_gram(X, h, fit_intercept, out):
     n = n_rows(X)
     p = n_cols(X) + (1 if fit_intercept else 0)
     out[:, :] = 0.0
-    block = gram_block_rows(p, n)
-    XT = np.empty((p, block))
+    block, sparse = gram_plan(X, p)
+    XT = np.empty((p, 0 if sparse else block))
     Hd = np.empty((1, block))
     unused = np.empty((1, 0))
     for a in range(0, n, block):
         b = min(n, a + block)
-        gram_pack(X, a, b, fit_intercept, XT)
         for r in range(b - a):
             Hd[0, r] = h[a + r]
-        gram_add(XT, b - a, Hd, unused, unused, out)
+        gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, unused, unused, out)
     gram_mirror(out)
 
 

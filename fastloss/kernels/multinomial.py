@@ -64,7 +64,7 @@ from ._matrix import (
     rows_sq_axpy,
     whole_tiles,
 )
-from .linear import gram_add, gram_block_rows, gram_mirror, gram_pack
+from .linear import gram_block_add, gram_mirror, gram_plan
 
 
 @jit()
@@ -368,11 +368,11 @@ def hessian_diag(X, y, sw, coef, fit_intercept, n_classes, out):
 def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
     """Full unnormalized Hessian into ``out`` (K * p, K * p), rows/cols in C order of ``(K, p)``.
 
-    Block ``(k, l)`` is ``sum_i s_i p_ik (delta_kl - p_il) x~_i x~_i^T``. Rows of ``X`` are packed
-    a block at a time (:func:`~fastloss.kernels.linear.gram_pack`, never ``n x d``), scored and
-    turned into per-row weights serially, then added to the upper triangle by the binary
-    Hessian's parallel Gram kernel (:func:`~fastloss.kernels.linear.gram_add`, with a weight per
-    row and class pair: ``s p_k (1 - p_k)`` on the diagonal blocks, ``-s p_k p_l`` off them); the
+    Block ``(k, l)`` is ``sum_i s_i p_ik (delta_kl - p_il) x~_i x~_i^T``. A block of rows at a
+    time (never ``n x d``) is scored and turned into per-row weights serially, then added to the
+    upper triangle by the binary Hessian's Gram kernels
+    (:func:`~fastloss.kernels.linear.gram_block_add`, with a weight per row and class pair:
+    ``s p_k (1 - p_k)`` on the diagonal blocks, ``-s p_k p_l`` off them); the
     lower triangle is mirrored at the end, so ``out`` is exactly symmetric and the same for any
     thread count. Cost ``n (K p)^2 / 2`` multiply-adds.
     """
@@ -383,10 +383,10 @@ def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
     p = coef.size // K
     has_sw = sw.size > 0
     out[:, :] = 0.0
-    block = gram_block_rows(p, n)
+    block, sparse = gram_plan(X, p)
     W = coef.reshape((K, p))
     intercept = _intercepts(W, d, fit_intercept)
-    XT = np.empty((p, block))
+    XT = np.empty((p, 0 if sparse else block))
     Z = np.empty((K, block))
     Q = np.empty((K, block))
     P = np.empty((K, block))
@@ -396,7 +396,6 @@ def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
     for a in range(0, n, block):
         b = min(n, a + block)
         m = b - a
-        gram_pack(X, a, b, fit_intercept, XT)
         rows_dot(X, a, b, W, Z)
         for r in range(m):
             s = sw[a + r] if has_sw else 1.0
@@ -409,7 +408,7 @@ def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
                 P[k, r] = prob
                 Q[k, r] = s * prob
                 Hd[k, r] = s * prob * (multinomial_complement(e, k, top, others) * inv_total)
-        gram_add(XT, m, Hd, Q, P, out)
+        gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out)
     gram_mirror(out)
 
 

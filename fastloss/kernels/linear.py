@@ -437,16 +437,18 @@ def _gram_tile(WA, XT, m, i0, ni, j0, out, row, col, T):
 
 
 @jit()
-def _gram_strip(XT, m, Hd, Q, P, s, WA, T, out):
+def _gram_strip(XT, m, Hd, Q, P, s, out):
     """Strip ``s`` of :func:`gram_add`: output rows ``k p + i0 ...`` (4 or fewer), from the diagonal
     of block ``(k, k)`` to the end of the row.
 
     The weight of row ``r`` in block ``(k, l)`` is ``Hd[k, r]`` on the diagonal (``l == k``) and
     ``-Q[k, r] P[l, r]`` off it; the strip's 4 columns of ``XT`` are weighted once per block into
-    ``WA`` and reused by every tile of the row.
+    ``WA`` (in L1) and reused by every tile of the row.
     """
     p = XT.shape[0]
     K = Hd.shape[0]
+    WA = np.empty((4, m))
+    T = np.empty((4, 4))
     per_class = (p + 3) // 4
     k = s // per_class
     i0 = 4 * (s - k * per_class)
@@ -483,11 +485,10 @@ def gram_add(XT, m, Hd, Q, P, out):
     p = XT.shape[0]
     n_strips = Hd.shape[0] * ((p + 3) // 4)
     for t in prange((n_strips + 1) // 2):
-        WA = np.empty((4, m))
-        T = np.empty((4, 4))
-        _gram_strip(XT, m, Hd, Q, P, t, WA, T, out)
-        if n_strips - 1 - t != t:
-            _gram_strip(XT, m, Hd, Q, P, n_strips - 1 - t, WA, T, out)
+        first = np.int64(t)  # one signature for both calls
+        _gram_strip(XT, m, Hd, Q, P, first, out)
+        if n_strips - 1 - first != first:
+            _gram_strip(XT, m, Hd, Q, P, n_strips - 1 - first, out)
 
 
 def gram_density(X):
@@ -503,7 +504,7 @@ def _gram_density(X):
 
 
 def gram_entries(X, a, b, fit_intercept):
-    """The stored entries of rows ``a:b`` as ``(row_ptr, cols, vals)``, int64 / int64 / float64,
+    """CSR: the stored entries of rows ``a:b`` as ``(row_ptr, cols, vals)``, int64 / int64 / float64,
     row after row in storage order, with ``(d, 1.0)`` last in each row when ``fit_intercept``."""
 
 
@@ -532,10 +533,6 @@ def _gram_entries(X, a, b, fit_intercept):
                     e += 1
             row_ptr[m] = e
             return row_ptr, cols, vals
-        return impl
-    if isinstance(X, types.Array):
-        def impl(X, a, b, fit_intercept):  # not used by the kernels (dense X is never sparse enough)
-            return np.zeros(b - a + 1, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0)
         return impl
 
 
@@ -596,9 +593,10 @@ def gram_add_sparse(row_ptr, cols, vals, Hd, Q, P, out):
     col_ptr, rows, col_vals = _gram_by_column(row_ptr, cols, vals, p)
     n_out = out.shape[0]
     for t in prange((n_out + 1) // 2):
-        _gram_sparse_row(row_ptr, cols, vals, col_ptr, rows, col_vals, Hd, Q, P, t, out)
-        if n_out - 1 - t != t:
-            _gram_sparse_row(row_ptr, cols, vals, col_ptr, rows, col_vals, Hd, Q, P, n_out - 1 - t, out)
+        first = np.int64(t)  # one signature for both calls
+        _gram_sparse_row(row_ptr, cols, vals, col_ptr, rows, col_vals, Hd, Q, P, first, out)
+        if n_out - 1 - first != first:
+            _gram_sparse_row(row_ptr, cols, vals, col_ptr, rows, col_vals, Hd, Q, P, n_out - 1 - first, out)
 
 
 @jit()
@@ -614,16 +612,28 @@ def gram_plan(X, p):
     return max(1, min(n, np.int64(_config.GRAM_SPARSE_BLOCK_ENTRIES / per_row))), True
 
 
-@jit()
 def gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out):
     """Add rows ``a:b`` (weights in ``Hd``, ``Q``, ``P``: see :func:`gram_add`) to the upper
-    triangle of ``out``, by the path :func:`gram_plan` chose."""
-    if sparse:
-        row_ptr, cols, vals = gram_entries(X, a, b, fit_intercept)
-        gram_add_sparse(row_ptr, cols, vals, Hd, Q, P, out)
-    else:
-        gram_pack(X, a, b, fit_intercept, XT)
-        gram_add(XT, b - a, Hd, Q, P, out)
+    triangle of ``out``, by the path :func:`gram_plan` chose (dense arrays compile only the
+    packed path)."""
+
+
+@overload(gram_block_add, **_INLINE)
+def _gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out):
+    if isinstance(X, types.Array):
+        def impl(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out):
+            gram_pack(X, a, b, fit_intercept, XT)
+            gram_add(XT, b - a, Hd, Q, P, out)
+        return impl
+    if _is_csr(X):
+        def impl(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out):
+            if sparse:
+                row_ptr, cols, vals = gram_entries(X, a, b, fit_intercept)
+                gram_add_sparse(row_ptr, cols, vals, Hd, Q, P, out)
+            else:
+                gram_pack(X, a, b, fit_intercept, XT)
+                gram_add(XT, b - a, Hd, Q, P, out)
+        return impl
 
 
 @jit()

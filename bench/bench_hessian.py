@@ -17,7 +17,11 @@ As a pytest-benchmark suite (``pytest bench/bench_hessian.py --benchmark-enable`
 dense blocks) on one thread at several densities, the figures behind
 ``_config.GRAM_SPARSE_MAX_DENSITY``.
 
-The table only uses the public API, so running it on another checkout of fastloss
+``--compile`` times the first ``hessian()`` of a fresh process with ``FASTLOSS_NO_CACHE=1``
+(CPU seconds, after a first ``loss_gradient`` that compiles what the two share), for the binary
+and multinomial objectives on C-ordered and CSR input.
+
+The table and ``--compile`` only use the public API, so running it on another checkout of fastloss
 (``PYTHONPATH=<checkout> python bench/bench_hessian.py``) measures that version's kernel.
 ``--scale`` multiplies every ``n`` (for a quick look; the default sizes need ~2 GB).
 """
@@ -170,6 +174,45 @@ def crossover(n: int = 10_000, d: int = 1000, repeat: int = 3) -> None:
         print(f"| {S.nnz / (n * d):.3f} | {by_entries * 1e3:.0f} | {by_blocks * 1e3:.0f} |")
 
 
+_FIRST_CALL = """
+import sys, time
+import numpy as np
+import scipy.sparse as sp
+import fastloss
+loss, fmt = sys.argv[1], sys.argv[2]
+rng = np.random.default_rng(0)
+X = rng.standard_normal((300, 7))
+X = sp.csr_matrix(X) if fmt == "csr" else X
+y = rng.integers(0, 3 if loss == "multinomial" else 2, 300).astype(float)
+obj = fastloss.LinearObjective(X, y, loss)
+coef = np.zeros(obj.n_coef)
+obj.loss_gradient(coef)
+t0 = time.process_time()
+obj.hessian(coef)
+assert fastloss.__file__.startswith(sys.argv[3]), fastloss.__file__
+print(time.process_time() - t0)
+"""
+
+
+def first_call_compile() -> None:
+    """CPU seconds of the first ``hessian()`` in fresh processes without the on-disk cache."""
+    import subprocess
+    import sys
+    import tempfile
+
+    import fastloss
+
+    env = dict(os.environ, FASTLOSS_NO_CACHE="1")
+    print(f"fastloss from {os.path.dirname(fastloss.__file__)}: first hessian(), CPU s, no cache")
+    for loss in ("logistic", "multinomial"):
+        for fmt in ("C", "csr"):
+            # from a neutral folder: ``python -c`` puts the working directory first on sys.path
+            args = [sys.executable, "-c", _FIRST_CALL, loss, fmt, os.path.dirname(fastloss.__file__)]
+            out = subprocess.run(args, env=env, check=True, capture_output=True, text=True,
+                                 cwd=tempfile.gettempdir()).stdout
+            print(f"| {loss} | {fmt} | {float(out):.2f} |", flush=True)
+
+
 def main(argv=None) -> None:
     import fastloss
     from fastloss._timing import blas_threads, median_time
@@ -180,9 +223,13 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--crossover", action="store_true")
+    parser.add_argument("--compile", action="store_true")
     args = parser.parse_args(argv)
     if args.crossover:
         crossover(repeat=args.repeat)
+        return
+    if args.compile:
+        first_call_compile()
         return
     print(f"fastloss from {os.path.dirname(fastloss.__file__)}; median of {args.repeat}; "
           "GFLOP/s: fastloss n p^2 (its symmetric half), BLAS its own 2 n p^2")

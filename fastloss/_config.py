@@ -97,7 +97,8 @@ GRAM_MAX_ROWS = 2048
 GRAM_ROW_MULTIPLE = 32
 #: CSR input with at most this fraction of its entries stored takes the full Hessian's sparse
 #: path (``kernels.linear.gram_add_sparse``: work by stored entries, not packed dense blocks;
-#: the crossover is in docs/performance.md), in blocks of about this many stored entries.
+#: the crossover is in docs/performance.md), in blocks of about this many stored entries (and
+#: at most this many per-row weights: ``K`` a row for the multinomial Hessian).
 GRAM_SPARSE_MAX_DENSITY = 0.1
 GRAM_SPARSE_BLOCK_ENTRIES = 1 << 18
 

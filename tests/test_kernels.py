@@ -299,7 +299,7 @@ def test_sparse_gram_path_matches_numpy_with_repeated_and_unsorted_columns(index
     np.add.at(Xd, (np.repeat(np.arange(n), per_row), cols.ravel()), data)
     X = (data, cols.ravel().astype(index_dtype), indptr.astype(index_dtype), d)
     assert per_row / d <= _config.GRAM_SPARSE_MAX_DENSITY
-    assert njit(lambda X: gram_plan(X, d + 1))(X)[1]
+    assert njit(lambda X: gram_plan(X, d + 1, 1))(X)[1]
     h = rng.uniform(0.0, 2.0, n)
     for fit_intercept in (True, False):
         out = np.empty((d + fit_intercept, d + fit_intercept))

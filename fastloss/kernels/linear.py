@@ -267,7 +267,8 @@ def hessian_diag(X, y, sw, coef, fit_intercept, loss_id, out):
 # inner loop is 16 independent dot products over the rows of the block (LLVM's loop vectorizer
 # turns them into 16 SIMD accumulators). Every entry of ``out`` is owned by one strip, summed in
 # the same order by whichever thread runs it, and the blocks are added in row order: the result
-# has the same bits for any thread count.
+# has the same bits for any thread count. Sparse CSR input goes by its stored entries instead
+# (:func:`gram_add_sparse`), with the same ownership; :func:`gram_plan` chooses.
 
 @jit()
 def gram_block_rows(p, n):
@@ -287,9 +288,9 @@ def gram_pack(X, a, b, fit_intercept, XT):
 
 @jit(inline=True)
 def _pack_c(X, a, b, XT):
-    """C order: 8 rows at a time, written out one by one (a loop over a variable number of
-    rows ran at 2 ns per value), so that X is read along its rows and each column of the 8 is
-    one run of ``XT``; the last ``< 8`` rows one at a time."""
+    """C order: 8 rows at a time, written out one by one (a loop over a variable number of rows
+    does not unroll), so that X is read along its rows and each column of the 8 is one run of
+    ``XT``; the last ``< 8`` rows one at a time."""
     d = X.shape[1]
     m = b - a
     m8 = m - m % 8
@@ -600,15 +601,17 @@ def gram_add_sparse(row_ptr, cols, vals, Hd, Q, P, out):
 
 
 @jit()
-def gram_plan(X, p):
+def gram_plan(X, p, n_weights):
     """``(rows per block, sparse)``: CSR input at most ``_config.GRAM_SPARSE_MAX_DENSITY`` full
-    goes by its stored entries (:func:`gram_add_sparse`, blocks of about
-    ``_config.GRAM_SPARSE_BLOCK_ENTRIES``), everything else by packed dense blocks."""
+    goes by its stored entries (:func:`gram_add_sparse`), in blocks of about
+    ``_config.GRAM_SPARSE_BLOCK_ENTRIES`` stored entries and as many per-row weights (the
+    caller keeps ``n_weights`` per row: 1 binary, ``K`` multinomial); everything else by packed
+    dense blocks of :func:`gram_block_rows`. Depends on the data's shape only."""
     n = n_rows(X)
     density = gram_density(X)
     if density > _config.GRAM_SPARSE_MAX_DENSITY:
         return gram_block_rows(p, n), False
-    per_row = max(1.0, density * n_cols(X))
+    per_row = max(1.0, density * n_cols(X), float(n_weights))
     return max(1, min(n, np.int64(_config.GRAM_SPARSE_BLOCK_ENTRIES / per_row))), True
 
 
@@ -649,16 +652,17 @@ def gram_mirror(out):
 def weighted_gram(X, h, fit_intercept, out):
     """``out = X~^T diag(h) X~`` (``X~ = [X, 1]`` with intercept), deterministic.
 
-    Blocks of :func:`gram_block_rows` rows are packed (:func:`gram_pack`) and added by the
-    parallel :func:`gram_add`, in row order; each entry is summed by one thread in a fixed order,
-    so the result is the same for any thread count. Cost ``n * n_coef^2 / 2`` multiply-adds;
-    memory ``n_coef^2`` plus one packed block (``_config.GRAM_PANEL_BYTES``).
+    Blocks of rows are packed (:func:`gram_pack`) and added by the parallel :func:`gram_add`, or
+    for sparse CSR taken by their stored entries (:func:`gram_add_sparse`), in row order; each
+    entry is summed by one thread in a fixed order, so the result is the same for any thread
+    count. Cost ``n * n_coef^2 / 2`` multiply-adds (sparse: ``sum_i nnz_i^2 / 2``); memory
+    ``n_coef^2`` plus one block (``_config.GRAM_PANEL_BYTES`` packed).
     """
     fit_intercept = np.bool_(fit_intercept)  # see loss_gradient
     n = n_rows(X)
     p = n_cols(X) + (1 if fit_intercept else 0)
     out[:, :] = 0.0
-    block, sparse = gram_plan(X, p)
+    block, sparse = gram_plan(X, p, 1)
     XT = np.empty((p, 0 if sparse else block))
     Hd = np.empty((1, block))
     unused = np.empty((1, 0))

@@ -383,7 +383,7 @@ def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
     p = coef.size // K
     has_sw = sw.size > 0
     out[:, :] = 0.0
-    block, sparse = gram_plan(X, p)
+    block, sparse = gram_plan(X, p, K)
     W = coef.reshape((K, p))
     intercept = _intercepts(W, d, fit_intercept)
     XT = np.empty((p, 0 if sparse else block))

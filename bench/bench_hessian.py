@@ -112,7 +112,7 @@ def test_hessian(benchmark, case, impl, n_threads):
     from fastloss._timing import blas_threads
 
     name, X, y, loss = case
-    benchmark.group = f"hessian {name}"
+    benchmark.group = f"hessian {name}" + (f" (n x {SCALE:g})" if SCALE != 1.0 else "")
     obj = fastloss.LinearObjective(X, y, loss, n_threads=n_threads)
     coef = _coef(obj)
     if impl == "fastloss":

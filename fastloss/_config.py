@@ -85,8 +85,22 @@ DOT_TILE_MIN_ROWS = 6
 SCORE_SCRATCH_VALUES = 32768
 #: ... but a block keeps at least this many rows (the F-order primitives vectorize over rows).
 SCORE_SCRATCH_MIN_ROWS = 8
-#: Values of ``X`` densified at once by the multinomial ``hessian`` (about 1 MiB of float64).
-GRAM_BLOCK_VALUES = 1 << 17
+#: The full Hessian (``kernels.linear.gram_add``) packs rows of ``X`` a block at a time, transposed
+#: to float64: a block takes about this many bytes ...
+GRAM_PANEL_BYTES = 512 * 1024
+#: ... and between these many rows, a multiple of ``GRAM_ROW_MULTIPLE`` (so that the vectorized
+#: loop over a block's rows has no remainder). Wide blocks (p ~ 1000) keep 256 rows, out of L2:
+#: with 64 rows each register tile's 16 sums were too short (docs/performance.md). The upper
+#: bound caps the per-block weights and the 4-row scratch of each task when ``p`` is small.
+GRAM_MIN_ROWS = 256
+GRAM_MAX_ROWS = 2048
+GRAM_ROW_MULTIPLE = 32
+#: CSR input with at most this fraction of its entries stored takes the full Hessian's sparse
+#: path (``kernels.linear.gram_add_sparse``: work by stored entries, not packed dense blocks;
+#: the crossover is in docs/performance.md), in blocks of about this many stored entries (and
+#: at most this many per-row weights: ``K`` a row for the multinomial Hessian).
+GRAM_SPARSE_MAX_DENSITY = 0.1
+GRAM_SPARSE_BLOCK_ENTRIES = 1 << 18
 
 #: Labels and weights of at least this many entries are checked by one compiled pass; shorter
 #: ones by NumPy, in well under a millisecond, where loading the compiled pass from the cache

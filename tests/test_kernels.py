@@ -169,3 +169,181 @@ def test_csr_type_is_built_and_used_inside_njit_code():
     f, g = obj.loss_gradient(coef)
     assert value / 300 == pytest.approx(f, rel=1e-14)
     np.testing.assert_allclose(grad / 300, g, rtol=1e-13)
+
+
+# --- the full Hessian's weighted Gram (kernels.linear.weighted_gram, multinomial.hessian) ----
+
+def _as_kernel_matrix(X0, fmt):
+    """``X0`` (float64, dense) in one of the formats a kernel takes: ``C64``, ``F32``, ``CSR32`` ..."""
+    import scipy.sparse as sp
+
+    dtype = np.float32 if fmt.endswith("32") else np.float64
+    X = X0.astype(dtype)
+    if fmt.startswith("CSR"):
+        S = sp.csr_matrix(X)
+        return (S.data, S.indices, S.indptr.astype(S.indices.dtype), X.shape[1]), X.astype(np.float64)
+    return (np.asfortranarray(X) if fmt.startswith("F") else np.ascontiguousarray(X)), X.astype(np.float64)
+
+
+def _gram_reference(Xd, h, fit_intercept):
+    Xt = np.hstack([Xd, np.ones((Xd.shape[0], 1))]) if fit_intercept else Xd
+    return Xt.T @ (h[:, None] * Xt)
+
+
+@pytest.mark.parametrize("fmt", ["C64", "F64", "C32", "F32", "CSR64", "CSR32"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_weighted_gram_matches_numpy_for_every_format_and_size(fmt, fit_intercept):
+    """Sizes around the 4 x 4 register tile and the row blocks: p = 1, 2, 7, 13, 33 (with the
+    intercept one more), n from 1 row to more than one packed block (2048 rows at p <= 32)."""
+    from fastloss.kernels.linear import gram_block_rows, weighted_gram
+
+    rng = np.random.default_rng(3)
+    for n, d in [(1, 1), (3, 2), (5, 7), (40, 13), (257, 33), (2100, 4)]:
+        X0 = rng.standard_normal((n, d))
+        X0[rng.random((n, d)) < 0.3] = 0.0
+        X, Xd = _as_kernel_matrix(X0, fmt)
+        h = rng.uniform(0.0, 2.0, n)
+        h[::7] = 0.0  # rows with no curvature count for nothing
+        p = d + fit_intercept
+        out = np.full((p, p), np.nan)
+        h_before = h.copy()
+        weighted_gram(X, h, fit_intercept, out)
+        want = _gram_reference(Xd, h, fit_intercept)
+        np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+        np.testing.assert_array_equal(out, out.T)
+        np.testing.assert_array_equal(h, h_before)
+    assert gram_block_rows(5, 2100) < 2100  # the last size spans several packed blocks
+
+
+def test_weighted_gram_sums_repeated_and_unsorted_csr_columns():
+    """A CSR row storing one column twice counts as the sum of its entries (as in SciPy)."""
+    from fastloss.kernels.linear import weighted_gram
+
+    data = np.array([1.0, 2.0, -1.5, 0.5, 3.0])
+    indices = np.array([2, 0, 2, 1, 0], dtype=np.int64)
+    indptr = np.array([0, 3, 5], dtype=np.int64)
+    h = np.array([0.7, 1.3])
+    Xd = np.zeros((2, 3))
+    for i in range(2):
+        for q in range(indptr[i], indptr[i + 1]):
+            Xd[i, indices[q]] += data[q]
+    out = np.empty((4, 4))
+    weighted_gram((data, indices, indptr, 3), h, True, out)
+    np.testing.assert_allclose(out, _gram_reference(Xd, h, True), rtol=1e-14)
+
+
+def _threads_1_and_2(fn):
+    """``fn()`` run with 1 and with 2 Numba threads."""
+    import numba
+
+    previous = numba.get_num_threads()
+    try:
+        results = []
+        for n_threads in (1, 2):
+            numba.set_num_threads(n_threads)
+            results.append(fn())
+        return results
+    finally:
+        numba.set_num_threads(previous)
+
+
+@pytest.mark.skipif(__import__("numba").config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+@pytest.mark.parametrize("fmt", ["C64", "F32", "CSR64"])
+def test_weighted_gram_and_multinomial_hessian_bitwise_same_at_1_and_2_threads(fmt):
+    """Every output strip is summed by one thread in row order: the same bits for any thread
+    count (p = 38 and 4 x 13 coefficients: strips of several sizes, two packed blocks)."""
+    from fastloss.kernels.linear import weighted_gram
+
+    rng = np.random.default_rng(4)
+    n, d, K = 3500, 37, 4
+    X0 = rng.standard_normal((n, d))
+    X0[rng.random((n, d)) < 0.5] = 0.0
+    X, Xd = _as_kernel_matrix(X0, fmt)
+    h = rng.uniform(0.0, 2.0, n)
+
+    def binary():
+        out = np.empty((d + 1, d + 1))
+        weighted_gram(X, h, True, out)
+        return out
+
+    a, b = _threads_1_and_2(binary)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, _gram_reference(Xd, h, True), rtol=1e-12, atol=1e-12 * np.abs(a).max())
+
+    Xm, _ = _as_kernel_matrix(X0[:, :12], fmt)
+    y = rng.integers(0, K, n)
+    sw = rng.uniform(0.1, 2.0, n)
+    coef = rng.standard_normal(K * 13) * 0.5
+
+    def multinomial():
+        out = np.empty((K * 13, K * 13))
+        MK.hessian(Xm, y, sw, coef, True, K, out)
+        return out
+
+    a, b = _threads_1_and_2(multinomial)
+    np.testing.assert_array_equal(a, b)
+    want = reference.objective_hessian("multinomial", X0[:, :12].astype(Xm[0].dtype if fmt.startswith("CSR")
+                                                                         else Xm.dtype).astype(np.float64),
+                                       y, coef.reshape(K, 13), sample_weight=sw) * sw.sum()
+    np.testing.assert_allclose(a, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("fmt", ["C64", "F32", "CSR64"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_multinomial_hessian_kernel_for_odd_sizes(fmt, fit_intercept):
+    """Class blocks whose size is no multiple of the 4 x 4 tile (p = 1, 2, 7, 13), 2 and 3 classes."""
+    rng = np.random.default_rng(5)
+    for n, d, K in [(1, 1, 2), (6, 1, 3), (50, 6, 3), (300, 13, 2)]:
+        X0 = rng.standard_normal((n, d))
+        X, Xd = _as_kernel_matrix(X0, fmt)
+        y = rng.integers(0, K, n)
+        p = d + fit_intercept
+        coef = rng.standard_normal(K * p) * 0.5
+        out = np.full((K * p, K * p), np.nan)
+        MK.hessian(X, y, np.empty(0), coef, fit_intercept, K, out)
+        want = reference.objective_hessian("multinomial", Xd, y, coef.reshape(K, p), fit_intercept=fit_intercept,
+                                           n_classes=K) * n
+        np.testing.assert_allclose(out, want, rtol=1e-11, atol=1e-13 * np.abs(want).max())
+        np.testing.assert_array_equal(out, out.T)
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_sparse_gram_path_matches_numpy_with_repeated_and_unsorted_columns(index_dtype):
+    """CSR at ~3 % density takes the path by stored entries (``gram_add_sparse``); rows with a
+    column stored twice and out of order count as the sum of their entries, for the binary and
+    the multinomial Hessian."""
+    from fastloss import _config
+    from fastloss.kernels.linear import gram_plan, weighted_gram
+
+    rng = np.random.default_rng(6)
+    n, d, per_row, K = 700, 61, 2, 3
+    cols = rng.integers(0, d, size=(n, per_row))
+    cols[::5, 1] = cols[::5, 0]  # a repeated column
+    data = rng.standard_normal(n * per_row)
+    indptr = np.arange(0, n * per_row + 1, per_row)
+    Xd = np.zeros((n, d))
+    np.add.at(Xd, (np.repeat(np.arange(n), per_row), cols.ravel()), data)
+    X = (data, cols.ravel().astype(index_dtype), indptr.astype(index_dtype), d)
+    assert per_row / d <= _config.GRAM_SPARSE_MAX_DENSITY
+    assert njit(lambda X: gram_plan(X, d + 1, 1))(X)[1]
+    h = rng.uniform(0.0, 2.0, n)
+    for fit_intercept in (True, False):
+        out = np.empty((d + fit_intercept, d + fit_intercept))
+        weighted_gram(X, h, fit_intercept, out)
+        want = _gram_reference(Xd, h, fit_intercept)
+        np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+
+    def binary():
+        out = np.empty((d + 1, d + 1))
+        weighted_gram(X, h, True, out)
+        return out
+
+    a, b = _threads_1_and_2(binary)
+    np.testing.assert_array_equal(a, b)
+    y = rng.integers(0, K, n)
+    coef = rng.standard_normal(K * (d + 1)) * 0.5
+    out = np.empty((K * (d + 1), K * (d + 1)))
+    MK.hessian(X, y, np.empty(0), coef, True, K, out)
+    want = reference.objective_hessian("multinomial", Xd, y, coef.reshape(K, d + 1)) * n
+    np.testing.assert_allclose(out, want, rtol=1e-11, atol=1e-13 * np.abs(want).max())
+    np.testing.assert_array_equal(out, out.T)

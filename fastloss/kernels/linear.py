@@ -32,18 +32,23 @@ each kernel compiles once per matrix type for every binary loss, and a loss must
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import overload
 
+from .. import _config
 from .._jit import jit
 from ._chunks import parallel_chunks, total_of
 from ._loops import HESSIAN, check_loop, mode_of, pointwise_rows
 from ._matrix import (
+    _INLINE,
+    _csr_row,
+    _is_csr,
+    _is_dense,
     block_rows,
     chunk_bounds,
     n_cols,
     n_rows,
     rows_axpy_each,
-    rows_densify,
     rows_dot_each,
     rows_dot_packed,
     rows_sq_axpy,
@@ -239,40 +244,423 @@ def hessian_diag(X, y, sw, coef, fit_intercept, loss_id, out):
     total_of(*_hessian_diag_driver(X, args, chunk_bounds(X, coef.size), 1, coef.size), out)
 
 
+# --- full Hessian: the weighted Gram matrix ------------------------------------------------------
+#
+# ``out = X~^T diag(w) X~`` is computed like a GEMM. Rows of ``X`` are packed a block at a time
+# (:func:`gram_pack`, serial, the only code that depends on the matrix format) into ``XT``, the
+# block transposed to float64 ``(p, rows)``, so that every column of ``X~`` is a contiguous run.
+# :func:`gram_add` (parallel, compiled once for every format and for the binary and multinomial
+# objectives) then adds the block to the upper triangle of ``out`` by strips of 4 output rows:
+# each strip is one ``prange`` task, weighs its 4 columns of ``XT`` once into a small scratch
+# (``WA``, in L1) and sweeps the 4 x 4 register tiles of its row (:func:`_gram_tile`), whose
+# inner loop is 16 independent dot products over the rows of the block (LLVM's loop vectorizer
+# turns them into 16 SIMD accumulators). Every entry of ``out`` is owned by one strip, summed in
+# the same order by whichever thread runs it, and the blocks are added in row order: the result
+# has the same bits for any thread count. Sparse CSR input goes by its stored entries instead
+# (:func:`gram_add_sparse`), with the same ownership; :func:`gram_plan` chooses.
+
 @jit()
-def _gram_rows(D, h, a, m, j, out_row):
-    p = D.shape[1]
+def gram_block_rows(p, n):
+    """Rows per packed block for ``p`` columns: ``_config.GRAM_PANEL_BYTES`` of float64, a
+    multiple of ``_config.GRAM_ROW_MULTIPLE`` within ``[GRAM_MIN_ROWS, GRAM_MAX_ROWS]``, at most
+    ``n`` (rounded up to the multiple)."""
+    step = _config.GRAM_ROW_MULTIPLE
+    rows = min(_config.GRAM_MAX_ROWS, max(_config.GRAM_MIN_ROWS, _config.GRAM_PANEL_BYTES // (8 * max(p, 1))))
+    rows = min(rows, n + step - 1)
+    return max(step, rows - rows % step)
+
+
+def gram_pack(X, a, b, fit_intercept, XT):
+    """``XT[j, r] = x~_{a + r, j}`` as float64 for ``r < b - a`` (``x~ = [x, 1]`` with intercept):
+    the block transposed, one loop per format that reads ``X`` and writes ``XT`` in order."""
+
+
+@jit(inline=True)
+def _pack_c(X, a, b, XT):
+    """C order: 8 rows at a time, written out one by one (a loop over a variable number of rows
+    does not unroll), so that X is read along its rows and each column of the 8 is one run of
+    ``XT``; the last ``< 8`` rows one at a time."""
+    d = X.shape[1]
+    m = b - a
+    m8 = m - m % 8
+    first = np.uintp(a)
+    for r in range(0, m8, 8):
+        x0 = X[first + np.uintp(r)]
+        x1 = X[first + np.uintp(r + 1)]
+        x2 = X[first + np.uintp(r + 2)]
+        x3 = X[first + np.uintp(r + 3)]
+        x4 = X[first + np.uintp(r + 4)]
+        x5 = X[first + np.uintp(r + 5)]
+        x6 = X[first + np.uintp(r + 6)]
+        x7 = X[first + np.uintp(r + 7)]
+        for j in range(d):
+            t = XT[j]
+            t[r] = x0[j]
+            t[r + 1] = x1[j]
+            t[r + 2] = x2[j]
+            t[r + 3] = x3[j]
+            t[r + 4] = x4[j]
+            t[r + 5] = x5[j]
+            t[r + 6] = x6[j]
+            t[r + 7] = x7[j]
+    for r in range(m8, m):
+        for j in range(d):
+            XT[j, r] = X[first + np.uintp(r), j]
+
+
+@jit(inline=True)
+def _pack_f(X, a, b, XT):
+    """F order: each column of the block is a contiguous copy."""
+    first = np.uintp(a)
+    for j in range(X.shape[1]):
+        for r in range(b - a):
+            XT[j, r] = X[first + np.uintp(r), j]
+
+
+@jit(inline=True)
+def _pack_csr(X, a, b, XT):
+    """CSR: zeros, then each stored entry added at its place (repeated columns add up)."""
+    data, indices, indptr = X[0], X[1], X[2]
+    for j in range(X[3]):
+        for r in range(b - a):
+            XT[j, r] = 0.0
+    for r in range(b - a):
+        row_data, row_cols = _csr_row(data, indices, indptr, a + r)
+        for q in range(row_data.size):
+            XT[np.uint64(row_cols[q]), r] += row_data[q]
+
+
+@overload(gram_pack, **_INLINE)
+def _gram_pack(X, a, b, fit_intercept, XT):
+    if _is_dense(X, "C"):
+        fill = _pack_c
+    elif _is_dense(X, "F"):
+        fill = _pack_f
+    elif _is_csr(X):
+        fill = _pack_csr
+    else:
+        return None
+
+    def impl(X, a, b, fit_intercept, XT):
+        fill(X, a, b, XT)
+        if fit_intercept:
+            d = n_cols(X)
+            for r in range(b - a):
+                XT[d, r] = 1.0
+    return impl
+
+
+@jit()
+def _gram_tile(WA, XT, m, i0, ni, j0, out, row, col, T):
+    """``out[row + a, col + b] += sum_r WA[a, r] XT[j0 + b, r]`` for ``a < ni``, ``b < 4`` columns
+    that exist. A column past the last one is clipped to it (computed twice, added once)."""
+    p = XT.shape[0]
+    nj = min(4, p - j0)
+    w0 = WA[0]
+    w1 = WA[1]
+    w2 = WA[2]
+    w3 = WA[3]
+    x0 = XT[j0]
+    x1 = XT[min(j0 + 1, p - 1)]
+    x2 = XT[min(j0 + 2, p - 1)]
+    x3 = XT[min(j0 + 3, p - 1)]
+    a00 = 0.0
+    a01 = 0.0
+    a02 = 0.0
+    a03 = 0.0
+    a10 = 0.0
+    a11 = 0.0
+    a12 = 0.0
+    a13 = 0.0
+    a20 = 0.0
+    a21 = 0.0
+    a22 = 0.0
+    a23 = 0.0
+    a30 = 0.0
+    a31 = 0.0
+    a32 = 0.0
+    a33 = 0.0
     for r in range(m):
-        hx = h[a + r] * D[r, j]
-        if hx != 0.0:
-            for q in range(j, p):
-                out_row[q] += hx * D[r, q]
+        u0 = w0[r]
+        u1 = w1[r]
+        u2 = w2[r]
+        u3 = w3[r]
+        v0 = x0[r]
+        v1 = x1[r]
+        v2 = x2[r]
+        v3 = x3[r]
+        a00 += u0 * v0
+        a01 += u0 * v1
+        a02 += u0 * v2
+        a03 += u0 * v3
+        a10 += u1 * v0
+        a11 += u1 * v1
+        a12 += u1 * v2
+        a13 += u1 * v3
+        a20 += u2 * v0
+        a21 += u2 * v1
+        a22 += u2 * v2
+        a23 += u2 * v3
+        a30 += u3 * v0
+        a31 += u3 * v1
+        a32 += u3 * v2
+        a33 += u3 * v3
+    T[0, 0] = a00
+    T[0, 1] = a01
+    T[0, 2] = a02
+    T[0, 3] = a03
+    T[1, 0] = a10
+    T[1, 1] = a11
+    T[1, 2] = a12
+    T[1, 3] = a13
+    T[2, 0] = a20
+    T[2, 1] = a21
+    T[2, 2] = a22
+    T[2, 3] = a23
+    T[3, 0] = a30
+    T[3, 1] = a31
+    T[3, 2] = a32
+    T[3, 3] = a33
+    for a in range(ni):
+        for b in range(nj):
+            out[row + a, col + b] += T[a, b]
+
+
+@jit()
+def _gram_strip(XT, m, Hd, Q, P, s, out):
+    """Strip ``s`` of :func:`gram_add`: output rows ``k p + i0 ...`` (4 or fewer), from the diagonal
+    of block ``(k, k)`` to the end of the row.
+
+    The weight of row ``r`` in block ``(k, l)`` is ``Hd[k, r]`` on the diagonal (``l == k``) and
+    ``-Q[k, r] P[l, r]`` off it; the strip's 4 columns of ``XT`` are weighted once per block into
+    ``WA`` (in L1) and reused by every tile of the row.
+    """
+    p = XT.shape[0]
+    K = Hd.shape[0]
+    WA = np.empty((4, m))
+    T = np.empty((4, 4))
+    per_class = (p + 3) // 4
+    k = s // per_class
+    i0 = 4 * (s - k * per_class)
+    ni = min(4, p - i0)
+    for l in range(k, K):
+        for a in range(4):
+            x = XT[min(i0 + a, p - 1)]
+            wa = WA[a]
+            if l == k:
+                h = Hd[k]
+                for r in range(m):
+                    wa[r] = h[r] * x[r]
+            else:
+                q = Q[k]
+                pl = P[l]
+                for r in range(m):
+                    wa[r] = -(q[r] * pl[r]) * x[r]
+        for j0 in range(i0 if l == k else 0, p, 4):
+            _gram_tile(WA, XT, m, i0, ni, j0, out, k * p + i0, l * p + j0, T)
 
 
 @jit(parallel=True)
+def gram_add(XT, m, Hd, Q, P, out):
+    """Add a packed block of ``m`` rows to the upper triangle of ``out`` ``(K p, K p)``.
+
+    Block ``(k, l >= k)`` of ``out`` gets ``sum_r w_klr XT[:, r] XT[:, r]^T``, ``w_kkr = Hd[k, r]``,
+    ``w_klr = -Q[k, r] P[l, r]`` (``K = Hd.shape[0]``; the binary Hessian is ``K = 1``,
+    ``Hd = h``, and never reads ``Q`` or ``P``). Entries below the diagonal within the diagonal
+    tiles receive partial sums too; the caller mirrors the upper triangle over them at the end.
+
+    One ``prange`` task per pair of strips ``t`` and ``S - 1 - t`` (a strip's work falls linearly
+    with its position, so every pair has the same), each entry owned by one strip: deterministic.
+    """
+    p = XT.shape[0]
+    n_strips = Hd.shape[0] * ((p + 3) // 4)
+    for t in prange((n_strips + 1) // 2):
+        first = np.int64(t)  # one signature for both calls
+        _gram_strip(XT, m, Hd, Q, P, first, out)
+        if n_strips - 1 - first != first:
+            _gram_strip(XT, m, Hd, Q, P, n_strips - 1 - first, out)
+
+
+def gram_density(X):
+    """Stored entries per entry of ``X``: 1.0 for dense arrays, ``nnz / (n d)`` for CSR."""
+
+
+@overload(gram_density, **_INLINE)
+def _gram_density(X):
+    if isinstance(X, types.Array):
+        return lambda X: 1.0
+    if _is_csr(X):
+        return lambda X: X[2][X[2].size - 1] / max(1.0, (X[2].size - 1) * float(X[3]))
+
+
+def gram_entries(X, a, b, fit_intercept):
+    """CSR: the stored entries of rows ``a:b`` as ``(row_ptr, cols, vals)``, int64 / int64 / float64,
+    row after row in storage order, with ``(d, 1.0)`` last in each row when ``fit_intercept``."""
+
+
+@overload(gram_entries, **_INLINE)
+def _gram_entries(X, a, b, fit_intercept):
+    if _is_csr(X):
+        def impl(X, a, b, fit_intercept):
+            data, indices, indptr, d = X[0], X[1], X[2], X[3]
+            m = b - a
+            extra = 1 if fit_intercept else 0
+            row_ptr = np.empty(m + 1, dtype=np.int64)
+            size = np.int64(indptr[b]) - np.int64(indptr[a]) + extra * m
+            cols = np.empty(size, dtype=np.int64)
+            vals = np.empty(size)
+            e = 0
+            for r in range(m):
+                row_ptr[r] = e
+                row_data, row_cols = _csr_row(data, indices, indptr, a + r)
+                for q in range(row_data.size):
+                    cols[e] = row_cols[q]
+                    vals[e] = row_data[q]
+                    e += 1
+                if fit_intercept:
+                    cols[e] = d
+                    vals[e] = 1.0
+                    e += 1
+            row_ptr[m] = e
+            return row_ptr, cols, vals
+        return impl
+
+
+@jit()
+def _gram_by_column(row_ptr, cols, vals, p):
+    """The same entries grouped by column (a stable counting sort: rows ascending in a column)."""
+    col_ptr = np.zeros(p + 1, dtype=np.int64)
+    for e in range(cols.size):
+        col_ptr[cols[e] + 1] += 1
+    for j in range(p):
+        col_ptr[j + 1] += col_ptr[j]
+    fill = col_ptr[:p].copy()
+    rows = np.empty(cols.size, dtype=np.int64)
+    col_vals = np.empty(cols.size)
+    for r in range(row_ptr.size - 1):
+        for e in range(row_ptr[r], row_ptr[r + 1]):
+            q = fill[cols[e]]
+            rows[q] = r
+            col_vals[q] = vals[e]
+            fill[cols[e]] = q + 1
+    return col_ptr, rows, col_vals
+
+
+@jit()
+def _gram_sparse_row(row_ptr, cols, vals, col_ptr, rows, col_vals, Hd, Q, P, g, out):
+    """Output row ``g = k p + j`` of :func:`gram_add_sparse`, from the diagonal to its end."""
+    p = col_ptr.size - 1
+    K = Hd.shape[0]
+    k = g // p
+    j = g - k * p
+    out_row = out[g]
+    for e in range(col_ptr[j], col_ptr[j + 1]):
+        r = rows[e]
+        x = col_vals[e]
+        lo = row_ptr[r]
+        hi = row_ptr[r + 1]
+        for l in range(k, K):
+            c = (Hd[k, r] if l == k else -(Q[k, r] * P[l, r])) * x
+            if c == 0.0:
+                continue
+            base = l * p
+            for f in range(lo, hi):
+                q = cols[f]
+                if l > k or q >= j:
+                    out_row[base + q] += c * vals[f]
+
+
+@jit(parallel=True)
+def gram_add_sparse(row_ptr, cols, vals, Hd, Q, P, out):
+    """:func:`gram_add` for a block given by its stored entries (:func:`gram_entries`): the
+    work is ``sum_r (entries of row r)^2 / 2`` instead of ``rows * p^2 / 2``.
+
+    Output row ``k p + j`` is one task: for every entry ``x_rj`` of column ``j`` (rows ascending),
+    it adds ``w_klr x_rj x_rq`` for the entries of row ``r`` (``q >= j`` in block ``(k, k)``), so
+    each entry of ``out`` is summed by one thread in a fixed order. Repeated columns add up.
+    """
+    p = out.shape[0] // Hd.shape[0]
+    col_ptr, rows, col_vals = _gram_by_column(row_ptr, cols, vals, p)
+    n_out = out.shape[0]
+    for t in prange((n_out + 1) // 2):
+        first = np.int64(t)  # one signature for both calls
+        _gram_sparse_row(row_ptr, cols, vals, col_ptr, rows, col_vals, Hd, Q, P, first, out)
+        if n_out - 1 - first != first:
+            _gram_sparse_row(row_ptr, cols, vals, col_ptr, rows, col_vals, Hd, Q, P, n_out - 1 - first, out)
+
+
+@jit()
+def gram_plan(X, p, n_weights):
+    """``(rows per block, sparse)``: CSR input at most ``_config.GRAM_SPARSE_MAX_DENSITY`` full
+    goes by its stored entries (:func:`gram_add_sparse`), in blocks of about
+    ``_config.GRAM_SPARSE_BLOCK_ENTRIES`` stored entries and as many per-row weights (the
+    caller keeps ``n_weights`` per row: 1 binary, ``K`` multinomial); everything else by packed
+    dense blocks of :func:`gram_block_rows`. Depends on the data's shape only."""
+    n = n_rows(X)
+    density = gram_density(X)
+    if density > _config.GRAM_SPARSE_MAX_DENSITY:
+        return gram_block_rows(p, n), False
+    per_row = max(1.0, density * n_cols(X), float(n_weights))
+    return max(1, min(n, np.int64(_config.GRAM_SPARSE_BLOCK_ENTRIES / per_row))), True
+
+
+def gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out):
+    """Add rows ``a:b`` (weights in ``Hd``, ``Q``, ``P``: see :func:`gram_add`) to the upper
+    triangle of ``out``, by the path :func:`gram_plan` chose (dense arrays compile only the
+    packed path)."""
+
+
+@overload(gram_block_add, **_INLINE)
+def _gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out):
+    if isinstance(X, types.Array):
+        def impl(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out):
+            gram_pack(X, a, b, fit_intercept, XT)
+            gram_add(XT, b - a, Hd, Q, P, out)
+        return impl
+    if _is_csr(X):
+        def impl(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out):
+            if sparse:
+                row_ptr, cols, vals = gram_entries(X, a, b, fit_intercept)
+                gram_add_sparse(row_ptr, cols, vals, Hd, Q, P, out)
+            else:
+                gram_pack(X, a, b, fit_intercept, XT)
+                gram_add(XT, b - a, Hd, Q, P, out)
+        return impl
+
+
+@jit()
+def gram_mirror(out):
+    """Copy the upper triangle of ``out`` over its lower one (``out`` exactly symmetric)."""
+    n = out.shape[0]
+    for q in range(n):
+        for j in range(q + 1, n):
+            out[j, q] = out[q, j]
+
+
+@jit()
 def weighted_gram(X, h, fit_intercept, out):
     """``out = X~^T diag(h) X~`` (``X~ = [X, 1]`` with intercept), deterministic.
 
-    Blocks of rows are densified one after the other; within a block the rows of ``out`` are
-    split among threads, each output element summed by one thread in row order. Cost
-    ``n * n_coef^2 / 2``; memory ``n_coef^2`` plus one block of about 1 MiB.
+    Blocks of rows are packed (:func:`gram_pack`) and added by the parallel :func:`gram_add`, or
+    for sparse CSR taken by their stored entries (:func:`gram_add_sparse`), in row order; each
+    entry is summed by one thread in a fixed order, so the result is the same for any thread
+    count. Cost ``n * n_coef^2 / 2`` multiply-adds (sparse: ``sum_i nnz_i^2 / 2``); memory
+    ``n_coef^2`` plus one block (``_config.GRAM_PANEL_BYTES`` packed).
     """
+    fit_intercept = np.bool_(fit_intercept)  # see loss_gradient
     n = n_rows(X)
-    d = n_cols(X)
-    p = d + (1 if fit_intercept else 0)
+    p = n_cols(X) + (1 if fit_intercept else 0)
     out[:, :] = 0.0
-    block = max(1, min(n, (1 << 17) // max(p, 1)))
-    D = np.empty((block, p))
+    block, sparse = gram_plan(X, p, 1)
+    XT = np.empty((p, 0 if sparse else block))
+    Hd = np.empty((1, block))
+    unused = np.empty((1, 0))
     for a in range(0, n, block):
         b = min(n, a + block)
-        rows_densify(X, a, b, D)
-        if fit_intercept:
-            D[: b - a, d] = 1.0
-        for j in prange(p):
-            _gram_rows(D, h, a, b - a, j, out[j])
-    for j in range(p):
-        for q in range(j + 1, p):
-            out[q, j] = out[j, q]
+        for r in range(b - a):
+            Hd[0, r] = h[a + r]
+        gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, unused, unused, out)
+    gram_mirror(out)
 
 
 @jit()

@@ -32,14 +32,13 @@ divides by ``sum_i s_i`` and adds the penalty.
 Each kernel is a serial ``*_chunks`` function over a range of row chunks (the protocol of
 :mod:`._chunks`; the Python API runs it on its thread pool) and a ``prange`` driver of the same
 name for callers in compiled code. :func:`hessian` is a serial driver
-around one parallel kernel that only sees densified float64 blocks, so it compiles once for all
-matrix formats.
+around the binary Hessian's parallel Gram kernel, which only sees packed float64 blocks, so it
+compiles once for all matrix formats and both objectives.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
 from .. import _config
 from .._jit import jit
@@ -60,11 +59,11 @@ from ._matrix import (
     n_cols,
     n_rows,
     rows_axpy,
-    rows_densify,
     rows_dot,
     rows_sq_axpy,
     whole_tiles,
 )
+from .linear import gram_block_add, gram_mirror, gram_plan
 
 
 @jit()
@@ -354,56 +353,16 @@ def hessian_diag(X, y, sw, coef, fit_intercept, n_classes, out):
 # --- full Hessian --------------------------------------------------------------------------------
 
 @jit()
-def _gram_row(D, Q, P, Hd, m, q, out_row):
-    """Upper-triangular part (columns >= q) of row ``q = k * p + a`` of the Hessian, rows ``:m``.
-
-    Block ``(k, k)`` gets ``Hd[r, k] = s p_k (1 - p_k)``, block ``(k, l > k)`` gets
-    ``-Q[r, k] P[r, l] = -s p_k p_l``, each times ``D[r, a] D[r, :]``.
-    """
-    p = D.shape[1]
-    K = Q.shape[1]
-    k = q // p
-    a = q - k * p
-    for r in range(m):
-        xa = D[r, a]
-        if xa == 0.0:
-            continue
-        c = Hd[r, k] * xa
-        if c != 0.0:
-            base = k * p
-            for j in range(a, p):
-                out_row[base + j] += c * D[r, j]
-        qa = -Q[r, k] * xa
-        if qa != 0.0:
-            for l in range(k + 1, K):
-                c = qa * P[r, l]
-                base = l * p
-                for j in range(p):
-                    out_row[base + j] += c * D[r, j]
-
-
-@jit(parallel=True)
-def _gram_block(D, Q, P, Hd, m, out):
-    """Add rows ``:m`` of a densified block to the upper triangle of ``out`` (n_coef, n_coef).
-
-    Each output row is summed by one thread in row order (deterministic); rows ``t`` and
-    ``n_coef - 1 - t`` go together so that every task has the same amount of work.
-    """
-    n_coef = out.shape[0]
-    for t in prange((n_coef + 1) // 2):
-        _gram_row(D, Q, P, Hd, m, t, out[t])
-        if n_coef - 1 - t != t:
-            _gram_row(D, Q, P, Hd, m, n_coef - 1 - t, out[n_coef - 1 - t])
-
-
-@jit()
 def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
     """Full unnormalized Hessian into ``out`` (K * p, K * p), rows/cols in C order of ``(K, p)``.
 
-    Block ``(k, l)`` is ``sum_i s_i p_ik (delta_kl - p_il) x~_i x~_i^T``. Rows of ``X`` are
-    densified about 1 MiB at a time (never ``n x d``), scored and turned into probabilities
-    serially, then added to the upper triangle in parallel; the lower triangle is mirrored at
-    the end, so ``out`` is exactly symmetric. Cost ``n (K p)^2 / 2``.
+    Block ``(k, l)`` is ``sum_i s_i p_ik (delta_kl - p_il) x~_i x~_i^T``. A block of rows at a
+    time (never ``n x d``) is scored and turned into per-row weights serially, then added to the
+    upper triangle by the binary Hessian's Gram kernels
+    (:func:`~fastloss.kernels.linear.gram_block_add`, with a weight per row and class pair:
+    ``s p_k (1 - p_k)`` on the diagonal blocks, ``-s p_k p_l`` off them); the
+    lower triangle is mirrored at the end, so ``out`` is exactly symmetric and the same for any
+    thread count. Cost ``n (K p)^2 / 2`` multiply-adds.
     """
     fit_intercept, n_classes = np.bool_(fit_intercept), np.int64(n_classes)  # see loss_gradient
     K = n_classes
@@ -412,22 +371,19 @@ def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
     p = coef.size // K
     has_sw = sw.size > 0
     out[:, :] = 0.0
-    block = max(1, min(n, _config.GRAM_BLOCK_VALUES // max(p, 1)))
+    block, sparse = gram_plan(X, p, K)
     W = coef.reshape((K, p))
     intercept = _intercepts(W, d, fit_intercept)
-    D = np.empty((block, p))
+    XT = np.empty((p, 0 if sparse else block))
     Z = np.empty((K, block))
-    Q = np.empty((block, K))
-    P = np.empty((block, K))
-    Hd = np.empty((block, K))
+    Q = np.empty((K, block))
+    P = np.empty((K, block))
+    Hd = np.empty((K, block))
     z = np.empty(K)
     e = np.empty(K)
     for a in range(0, n, block):
         b = min(n, a + block)
         m = b - a
-        rows_densify(X, a, b, D)
-        if fit_intercept:
-            D[:m, d] = 1.0
         rows_dot(X, a, b, W, Z)
         for r in range(m):
             s = sw[a + r] if has_sw else 1.0
@@ -437,14 +393,11 @@ def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
             inv_total = 1.0 / (1.0 + others)
             for k in range(K):
                 prob = e[k] * inv_total
-                P[r, k] = prob
-                Q[r, k] = s * prob
-                Hd[r, k] = s * prob * (multinomial_complement(e, k, top, others) * inv_total)
-        _gram_block(D, Q, P, Hd, m, out)
-    n_coef = out.shape[0]
-    for q in range(n_coef):
-        for j in range(q + 1, n_coef):
-            out[j, q] = out[q, j]
+                P[k, r] = prob
+                Q[k, r] = s * prob
+                Hd[k, r] = s * prob * (multinomial_complement(e, k, top, others) * inv_total)
+        gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out)
+    gram_mirror(out)
 
 
 # --- pointwise (section 2 of the contract) -------------------------------------------------------

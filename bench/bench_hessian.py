@@ -131,6 +131,7 @@ def crossover(n: int = 10_000, d: int = 1000, repeat: int = 3) -> None:
 
     import numba
 
+    from fastloss.kernels import CSR
     from fastloss.kernels import linear as L
 
     @numba.njit
@@ -165,7 +166,7 @@ def crossover(n: int = 10_000, d: int = 1000, repeat: int = 3) -> None:
         S = sp.csr_matrix((rng.standard_normal(n * per_row), cols.ravel(), np.arange(0, n * per_row + 1, per_row)),
                           shape=(n, d))
         S.sum_duplicates()
-        X = (S.data, S.indices, S.indptr, d)
+        X = CSR(S.data, S.indices, S.indptr, d)
         h = rng.random(n)
         out, out_dense = np.empty((d + 1, d + 1)), np.empty((d + 1, d + 1))
         by_entries = cpu_seconds(X, h, 4096, True, out)

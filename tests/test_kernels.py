@@ -12,9 +12,9 @@ import pytest
 from numba import njit
 
 from fastloss import losses, reference
+from fastloss.kernels import CSR, prepare
 from fastloss.kernels import multinomial as MK
 from fastloss.kernels import pointwise as PK
-from fastloss.kernels import prepare
 
 BINARY = list(losses.BINARY_LOSSES)
 LOGISTIC = losses.LOSS_IDS["logistic"]  # a global int: compiled code reads it as a constant
@@ -181,7 +181,7 @@ def _as_kernel_matrix(X0, fmt):
     X = X0.astype(dtype)
     if fmt.startswith("CSR"):
         S = sp.csr_matrix(X)
-        return (S.data, S.indices, S.indptr.astype(S.indices.dtype), X.shape[1]), X.astype(np.float64)
+        return CSR(S.data, S.indices, S.indptr.astype(S.indices.dtype), X.shape[1]), X.astype(np.float64)
     return (np.asfortranarray(X) if fmt.startswith("F") else np.ascontiguousarray(X)), X.astype(np.float64)
 
 
@@ -228,7 +228,7 @@ def test_weighted_gram_sums_repeated_and_unsorted_csr_columns():
         for q in range(indptr[i], indptr[i + 1]):
             Xd[i, indices[q]] += data[q]
     out = np.empty((4, 4))
-    weighted_gram((data, indices, indptr, 3), h, True, out)
+    weighted_gram(CSR(data, indices, indptr, 3), h, True, out)
     np.testing.assert_allclose(out, _gram_reference(Xd, h, True), rtol=1e-14)
 
 
@@ -323,7 +323,7 @@ def test_sparse_gram_path_matches_numpy_with_repeated_and_unsorted_columns(index
     indptr = np.arange(0, n * per_row + 1, per_row)
     Xd = np.zeros((n, d))
     np.add.at(Xd, (np.repeat(np.arange(n), per_row), cols.ravel()), data)
-    X = (data, cols.ravel().astype(index_dtype), indptr.astype(index_dtype), d)
+    X = CSR(data, cols.ravel().astype(index_dtype), indptr.astype(index_dtype), d)
     assert per_row / d <= _config.GRAM_SPARSE_MAX_DENSITY
     assert njit(lambda X: gram_plan(X, d + 1, 1))(X)[1]
     h = rng.uniform(0.0, 2.0, n)

@@ -19,7 +19,7 @@ run OpenMP code before (GNU OpenMP does not survive ``fork``; Numba's ``omp`` la
 scikit-learn use it), which holds for the command line, whose parent only generates the data.
 With ``isolate=False`` (the demo and the pytest benchmark, whose processes have run kernels
 already) the fits run in the calling process and the cap is checked between tries: a try that
-started before the cap runs to its end.
+started before the cap runs to its end, and counts as past the cap if it ends after it.
 
 Threads: ``n_threads`` for fastloss and, through ``threadpoolctl``, for scikit-learn's OpenMP and
 BLAS; ``sag`` and ``saga`` run on one thread whatever the limit (the table says so).
@@ -28,6 +28,7 @@ BLAS; ``sag`` and ``saga`` run on one thread whatever the limit (the table says 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import math
 import sys
@@ -192,7 +193,8 @@ class Result:
         return min(t.gap for t in self.tries) if self.tries else None
 
 
-def _estimator(library: str, solver: str, l2: float, tol: float, n_samples: int, n_threads: int):
+def estimator(library: str, solver: str, l2: float, tol: float, n_samples: int, n_threads: int):
+    """An unfitted ``LogisticRegression(C=1 / (l2 * n_samples))`` or ``LinearClassifier(l2=l2)``."""
     if library == "scikit-learn":
         from sklearn.linear_model import LogisticRegression
 
@@ -202,20 +204,28 @@ def _estimator(library: str, solver: str, l2: float, tol: float, n_samples: int,
     return LinearClassifier(l2=l2, solver=solver, tol=tol, max_iter=MAX_ITER, n_threads=n_threads)
 
 
-def _timed_fit(library: str, solver: str, X, y, l2: float, tol: float, n_threads: int):
-    """``(coef with intercept last, seconds of fit)``; convergence warnings are silenced (the gap says)."""
+@contextlib.contextmanager
+def fitting(n_threads: int):
+    """Where fits run: BLAS and OpenMP limited to ``n_threads``, warnings silenced (the gap tells
+    whether a fit converged). Entered outside the timed region (threadpoolctl scans the loaded libraries)."""
     from threadpoolctl import threadpool_limits
 
-    from ._timing import settle
-
-    estimator = _estimator(library, solver, l2, tol, X.shape[0], n_threads)
     with warnings.catch_warnings(), threadpool_limits(n_threads):
         warnings.simplefilter("ignore")
+        yield
+
+
+def _timed_fit(library: str, solver: str, X, y, l2: float, tol: float, n_threads: int):
+    """``(coef with intercept last, seconds of fit)``, timed after :func:`fastloss._timing.settle`."""
+    from ._timing import settle
+
+    model = estimator(library, solver, l2, tol, X.shape[0], n_threads)
+    with fitting(n_threads):
         settle()
         t0 = time.perf_counter()
-        estimator.fit(X, y)
+        model.fit(X, y)
         seconds = time.perf_counter() - t0
-    return np.r_[estimator.coef_.ravel(), estimator.intercept_], seconds
+    return np.r_[model.coef_.ravel(), model.intercept_], seconds
 
 
 def _objective(data: Dataset, n_threads: int):
@@ -397,7 +407,7 @@ def run(datasets, contenders, *, n_threads: int, max_seconds: float, tols=TOLS, 
             results.append(measure(data, reference, library, solver, n_threads=n_threads, max_seconds=max_seconds,
                                    tols=tols, rel_tol=rel_tol, isolate=isolate))
             if progress:
-                progress(format_table(results[-1:], header=False))
+                progress(format_table(results, header=False).splitlines()[-1])
     return results
 
 

@@ -170,3 +170,15 @@ def test_command_line_rejects_unknown_contenders(capsys):
     with pytest.raises(SystemExit):
         fb.main(["--contenders", "fastloss:sag"])
     assert "fastloss:sag not among" in capsys.readouterr().err
+
+
+def test_demo_fit_rows_put_each_contender_in_the_speed_table(small):
+    from fastloss.__main__ import DEMO_FIT_CONTENDERS, _fit_rows
+
+    data, _ = small
+    rows = _fit_rows(data.X, data.y, data.l2, threads=2, max_seconds=60)
+    assert len(rows) == len(DEMO_FIT_CONTENDERS)
+    assert rows[0].split()[:3] == ["fit:", "LinearClassifier", "auto"] and not rows[0].endswith("x")
+    for row, (_, solver) in zip(rows[1:], DEMO_FIT_CONTENDERS[1:], strict=True):
+        assert row.split()[:3] == ["fit:", "LogisticRegression", solver]
+        assert "tol 1e-" in row and float(row.split()[-1].rstrip("x")) > 0

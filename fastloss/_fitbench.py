@@ -54,8 +54,6 @@ WARMUP_ROWS = 2000
 REFERENCE_MARGIN = 1e-2
 #: Gradient tolerance of the reference fit (certified afterwards, whatever the solver reached).
 REFERENCE_TOL = 1e-13
-#: The reference fit uses "newton" up to this many coefficients (a Cholesky per iteration), "trust-ncg" above.
-REFERENCE_NEWTON_MAX_COEF = 1000
 #: Columns of the warm-up fit (a few, so that a full Hessian there stays small).
 WARMUP_COLUMNS = 20
 #: Seconds a forked child may take before its first try (imports, warm-up) or for the reference.
@@ -235,14 +233,13 @@ def _objective(data: Dataset, n_threads: int):
 
 
 def reference_solution(data: Dataset, n_threads: int, rel_tol: float = REL_TOL) -> Reference:
-    """Fit ``LinearClassifier`` tightly (``"newton"`` up to ``REFERENCE_NEWTON_MAX_COEF``
-    coefficients, else ``"trust-ncg"``) and certify the result: the Newton decrement ``g·H⁻¹g / 2``
-    (``H⁻¹g`` by conjugate gradients on ``hessp``, Jacobi-preconditioned) estimates
-    ``f(coef) - min f``. Raises RuntimeError when that is not below ``rel_tol * REFERENCE_MARGIN``
-    relative: targets at ``rel_tol`` would then not be reliable."""
+    """Fit ``LinearClassifier(solver="trust-ncg")`` tightly and certify the result: the Newton
+    decrement ``g·H⁻¹g / 2`` (``H⁻¹g`` by conjugate gradients on ``hessp``, Jacobi-preconditioned)
+    estimates ``f(coef) - min f``. Raises RuntimeError when that is not below
+    ``rel_tol * REFERENCE_MARGIN`` relative: targets at ``rel_tol`` would then not be reliable."""
     from scipy.sparse.linalg import LinearOperator, cg
 
-    solver = "newton" if data.n_coef <= REFERENCE_NEWTON_MAX_COEF else "trust-ncg"
+    solver = "trust-ncg"  # no full Hessian per iteration (see docs/performance.md); the certificate vouches for it
     coef, _ = _timed_fit("fastloss", solver, data.X, data.y, data.l2, REFERENCE_TOL, n_threads)
     obj = _objective(data, n_threads)
     f_star = obj.loss(coef)

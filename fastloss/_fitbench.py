@@ -50,12 +50,12 @@ SINGLE_THREADED = ("sag", "saga")
 MAX_ITER = 100_000
 #: Rows of the untimed warm-up fit that loads each contender's compiled code (same dtype and format).
 WARMUP_ROWS = 2000
+#: Columns of the warm-up fit (a few, so that a full Hessian there stays small).
+WARMUP_COLUMNS = 20
 #: The reference must be this much closer to the optimum than the targets are (``rel_tol / 100``).
 REFERENCE_MARGIN = 1e-2
 #: Gradient tolerance of the reference fit (certified afterwards, whatever the solver reached).
 REFERENCE_TOL = 1e-13
-#: Columns of the warm-up fit (a few, so that a full Hessian there stays small).
-WARMUP_COLUMNS = 20
 #: Seconds a forked child may take before its first try (imports, warm-up) or for the reference.
 CHILD_SETUP_SECONDS = 1800.0
 

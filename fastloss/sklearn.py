@@ -49,7 +49,7 @@ PROBABILISTIC_LOSSES = tuple(name for name, spec in _losses.REGISTRY.items() if 
 _FIRST_ORDER_LOSSES = tuple(name for name, spec in _losses.REGISTRY.items()
                             if not spec.convex or not spec.has_curvature)
 #: "auto" picks "newton" up to this many coefficients (see ``LinearClassifier``'s notes).
-AUTO_NEWTON_MAX_COEF = 32
+AUTO_NEWTON_MAX_COEF = 128
 #: Rows per block when predicting on float32 or sparse X, so that the float64 temporary stays small.
 _PREDICT_BLOCK_ROWS = 16384
 
@@ -251,7 +251,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
     solver : {"auto", "lbfgs", "newton-cg", "trust-ncg", "newton"}, default "auto"
         ``"newton"`` builds the full Hessian and needs ``n_coef <= 20,000``. ``"auto"`` picks
         ``"lbfgs"`` for ``hinge`` (no curvature) and the non-convex ``savage`` and ``tangent``;
-        otherwise ``"newton"`` when the problem has at most ``AUTO_NEWTON_MAX_COEF`` (32)
+        otherwise ``"newton"`` when the problem has at most ``AUTO_NEWTON_MAX_COEF`` (128)
         coefficients (intercepts included) and ``"trust-ncg"`` above that (see ``docs/api.md``).
     tol : float >= 0, default 1e-6
         Stop when the largest absolute entry of the objective's gradient is at most ``tol``; stopping

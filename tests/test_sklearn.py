@@ -145,8 +145,11 @@ def test_multinomial_on_two_classes_is_binary_logistic_with_half_the_l2(breast_c
 
 
 def test_auto_picks_newton_for_few_coefficients_and_trust_ncg_past_them(capsys):
-    X, y = make_logistic_problem(300, 40, seed=2)
-    for d, loss, solver in [(5, "logistic", "newton"), (40, "logistic", "trust-ncg"), (5, "savage", "lbfgs")]:
+    from fastloss.sklearn import AUTO_NEWTON_MAX_COEF as most
+
+    X, y = make_logistic_problem(400, most, seed=2)
+    # n_coef = d + 1 (the intercept): newton up to the limit, trust-ncg past it.
+    for d, loss, solver in [(most - 1, "logistic", "newton"), (most, "logistic", "trust-ncg"), (5, "savage", "lbfgs")]:
         LinearClassifier(loss, verbose=1, tol=1e-3).fit(X[:, :d], y)
         assert f"[LinearClassifier {solver}]" in capsys.readouterr().out
 

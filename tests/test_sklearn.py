@@ -144,14 +144,29 @@ def test_multinomial_on_two_classes_is_binary_logistic_with_half_the_l2(breast_c
     np.testing.assert_allclose(multi.predict_proba(X), binary.predict_proba(X), rtol=0, atol=1e-7)
 
 
-def test_auto_picks_newton_for_few_coefficients_and_trust_ncg_past_them(capsys):
-    from fastloss.sklearn import AUTO_NEWTON_MAX_COEF as most
+def test_auto_runs_lbfgs_then_a_second_order_method_where_lbfgs_is_slow(capsys):
+    from fastloss.sklearn import AUTO_LBFGS_ITER, AUTO_NEWTON_MAX_COEF
 
-    X, y = make_logistic_problem(400, most, seed=2)
-    # n_coef = d + 1 (the intercept): newton up to the limit, trust-ncg past it.
-    for d, loss, solver in [(most - 1, "logistic", "newton"), (most, "logistic", "trust-ncg"), (5, "savage", "lbfgs")]:
-        LinearClassifier(loss, verbose=1, tol=1e-3).fit(X[:, :d], y)
-        assert f"[LinearClassifier {solver}]" in capsys.readouterr().out
+    X, y = make_logistic_problem(400, 6, seed=2)
+    LinearClassifier(verbose=1, tol=1e-3).fit(X, y)  # well conditioned: L-BFGS-B alone
+    out = capsys.readouterr().out
+    assert "[LinearClassifier lbfgs]" in out and "newton" not in out and "trust-ncg" not in out
+    # Ill-conditioned (one column scaled by 1e4): L-BFGS-B stops after its share, Newton finishes.
+    X_ill = X * np.r_[np.ones(5), 1e4]
+    clf = LinearClassifier(verbose=1, tol=1e-8).fit(X_ill, y)
+    out = capsys.readouterr().out
+    assert out.count("[LinearClassifier lbfgs]") == AUTO_LBFGS_ITER and "[LinearClassifier newton]" in out
+    newton = LinearClassifier(solver="newton", tol=1e-8).fit(X_ill, y)
+    np.testing.assert_allclose(clf.coef_, newton.coef_, rtol=1e-6, atol=1e-10)
+    # Past the Newton limit (n_coef = d + 1), trust-ncg finishes; savage (non-convex) keeps L-BFGS-B.
+    Xw, yw = make_logistic_problem(400, AUTO_NEWTON_MAX_COEF, seed=2)
+    Xw *= np.r_[np.ones(AUTO_NEWTON_MAX_COEF - 1), 1e4]
+    with pytest.warns(ConvergenceWarning):
+        LinearClassifier(verbose=1, tol=1e-12, max_iter=AUTO_LBFGS_ITER + 3).fit(Xw, yw)
+    assert "[LinearClassifier trust-ncg]" in capsys.readouterr().out
+    LinearClassifier("savage", verbose=1, tol=1e-3).fit(X, y)
+    out = capsys.readouterr().out
+    assert "[LinearClassifier lbfgs]" in out and "newton" not in out
 
 
 # --- input ----------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Which SIMD width LLVM gave fastloss's hot loops on this CPU.
 
 Counts the 512-bit (zmm), 256-bit (ymm) and 128-bit (xmm) register operands in the machine code of
-the dense binary kernel (scores and gradient scatter, float64 and float32) and of the logistic
-per-sample loop, after one small call of each::
+the binary kernels (dense float64 and float32, and CSR, whose gathers and scatters are counted too)
+and of the logistic per-sample loop, after one small call of each::
 
     python bench/vector_width.py
 
@@ -22,7 +22,9 @@ from llvmlite import binding as llvm
 
 
 def _counts(asm: str) -> dict[str, int]:
-    return {reg: len(re.findall(rf"%{reg}\d+", asm)) for reg in ("zmm", "ymm", "xmm")}
+    counts = {reg: len(re.findall(rf"%{reg}\d+", asm)) for reg in ("zmm", "ymm", "xmm")}
+    counts.update(gathers=len(re.findall(r"\bvgather\w+", asm)), scatters=len(re.findall(r"\bvscatter\w+", asm)))
+    return counts
 
 
 def main() -> None:
@@ -33,8 +35,10 @@ def main() -> None:
     avx512 = sorted(f[1:] for f in features.split(",") if f.startswith("+avx512"))
     print(f"LLVM host CPU: {llvm.get_host_cpu_name()} | avx512 features: {', '.join(avx512) or 'none'}")
     rng = np.random.default_rng(0)
-    for dtype in ("float64", "float32"):
-        X = rng.standard_normal((4000, 64)).astype(dtype)
+    import scipy.sparse as sp
+
+    for X in (*(rng.standard_normal((4000, 64)).astype(dtype) for dtype in ("float64", "float32")),
+              sp.random(4000, 640, density=0.05, format="csr", random_state=0)):
         y = (rng.random(4000) < 0.5).astype(np.float64)
         obj = fastloss.LinearObjective(X, y, l2=1e-3)
         coef = np.zeros(obj.n_coef)
@@ -42,7 +46,8 @@ def main() -> None:
         obj.hessp(coef, coef + 1.0)
     for name in ("loss_gradient_chunks", "hessp_chunks"):
         for sig, asm in getattr(linear, name).inspect_asm().items():
-            print(f"linear.{name}{tuple(str(t) for t in sig[:2])}: {_counts(asm)}")
+            matrix = "CSR" if "CSR" in str(sig[0]) else str(sig[0])
+            print(f"linear.{name}({matrix}, ...): {_counts(asm)}")
     for slot, cf in sorted(_loops._compiled.items()):
         print(f"per-sample loop {cf.__name__ if hasattr(cf, '__name__') else slot}: "
               f"{_counts(cf._library.get_asm_str())}")

@@ -13,19 +13,14 @@ NumPy's ``exp`` over the same array as a yardstick, and ``HalfBinomialLoss.loss_
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 
 def _median_ms(f, repeat=7) -> float:
-    f()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return 1e3 * sorted(times)[repeat // 2]
+    from fastloss._timing import median_time
+
+    return 1e3 * median_time(f, repeat)[0]
 
 
 def main(argv=None) -> None:

@@ -130,8 +130,10 @@ def main():
         cb = rng.standard_normal(d + 1) * 0.05
         gb = np.empty(d + 1)
         objb = fastloss.LinearObjective(X, yb, "logistic", l2=l2, n_threads=T)
-        ylid = objb._y
-        lid = objb._id()
+        ylid = yb
+        lid = fastloss.losses.LOSS_IDS["logistic"]
+        for package in ("fastloss", "fastloss_old"):  # each package has its own table of loss loops
+            importlib.import_module(f"{package}.kernels").prepare("logistic")
 
         def b_old():
             with threads(T):

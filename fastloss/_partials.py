@@ -6,10 +6,9 @@ dask worker (:mod:`fastloss.dask`: one per row chunk) alike.
 
 A chunk is validated and converted once into a :class:`ChunkState` (with the checks of
 :mod:`fastloss._validation`; :func:`prepare` on a dask worker) that stays where it was built.
-Every later call runs one compiled kernel of :mod:`fastloss.kernels.linear` /
-:mod:`fastloss.kernels.multinomial` on that state (through :mod:`fastloss._run`) and returns the
-chunk's *unnormalized* partial sums (a float and vectors of ``n_coef`` floats), never anything of
-the size of the chunk. The objective adds the partials in chunk order and normalizes them
+Every later call runs one compiled kernel of :mod:`fastloss.kernels.linear` on that state
+(through :mod:`fastloss._run`) and returns the chunk's *unnormalized* partial sums (a float and
+vectors of ``n_coef`` floats), never anything of the size of the chunk. The objective adds the partials in chunk order and normalizes them
 (:mod:`fastloss._normalize`).
 
 Labels are interpreted globally: :func:`label_summary` reduces each chunk of ``y`` to its
@@ -40,10 +39,13 @@ class KernelSpec(NamedTuple):
     n_threads: int | None  # None: every Numba thread of the process that runs the chunk
 
 
-def _kernels(spec: KernelSpec, mode: str | None):
-    from .kernels import objective_kernels
+def _loss(spec: KernelSpec, mode: str | None):
+    """The kernels' ``loss`` argument (:func:`fastloss.kernels.kernel_loss`), its loop for ``mode`` prepared."""
+    from .kernels import kernel_loss
 
-    return objective_kernels("multinomial" if spec.multinomial else losses.LOSSES[spec.loss_arg], mode)
+    if spec.multinomial:
+        return kernel_loss("multinomial", spec.loss_arg, mode)
+    return kernel_loss(losses.LOSSES[spec.loss_arg], 0, mode)
 
 
 def _threads(spec: KernelSpec):
@@ -161,8 +163,8 @@ def state_info(state: ChunkState) -> tuple[int, float]:
 
 # --- the per-call partial sums ------------------------------------------------------------------------
 
-def _args(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> tuple:
-    return (state.X, state.y, state.sw, coef, spec.fit_intercept, spec.loss_arg)
+def _args(state: ChunkState, coef: np.ndarray, spec: KernelSpec, mode: str | None) -> tuple:
+    return (state.X, state.y, state.sw, coef, spec.fit_intercept, _loss(spec, mode))
 
 
 def _n_threads(spec: KernelSpec) -> int:
@@ -171,16 +173,16 @@ def _n_threads(spec: KernelSpec) -> int:
 
 def loss_gradient(state: ChunkState, coef: np.ndarray, spec: KernelSpec, want_gradient: bool):
     """``(sum_i s_i loss_i, sum_i s_i grad_i)`` over the chunk (the gradient is empty if not wanted)."""
-    kernels = _kernels(spec, gradient_mode(want_gradient, False))
-    return run.loss_gradient(kernels, *_args(state, coef, spec), want_gradient, np.empty(0), _n_threads(spec))
+    args = _args(state, coef, spec, gradient_mode(want_gradient, False))
+    return run.loss_gradient(*args, want_gradient, np.empty(0), _n_threads(spec))
 
 
 def curvature(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> CurvatureChunk:
     """Loss and gradient sums plus the per-sample curvature, which stays with the chunk."""
     size = state.n * spec.loss_arg if spec.multinomial else state.n
     curv = np.empty(size)
-    kernels = _kernels(spec, gradient_mode(True, True))
-    total, grad = run.loss_gradient(kernels, *_args(state, coef, spec), True, curv, _n_threads(spec))
+    args = _args(state, coef, spec, gradient_mode(True, True))
+    total, grad = run.loss_gradient(*args, True, curv, _n_threads(spec))
     return CurvatureChunk(total, grad, curv)
 
 
@@ -202,18 +204,18 @@ def hessp_cached(state: ChunkState, curvature_chunk: CurvatureChunk, coef: np.nd
 
 
 def _hessp(state, coef, spec, V, curv):
-    kernels = _kernels(spec, None if curv.size else "hessian")
-    return run.hessp(kernels, *_args(state, coef, spec), curv, V, _n_threads(spec))
+    args = _args(state, coef, spec, None if curv.size else "hessian")
+    return run.hessp(*args, curv, V, _n_threads(spec))
 
 
 def hessian_diag(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> np.ndarray:
     """``(n_coef,)`` partial diagonal of the Hessian."""
-    return run.hessian_diag(_kernels(spec, "hessian"), *_args(state, coef, spec), _n_threads(spec))
+    return run.hessian_diag(*_args(state, coef, spec, "hessian"), _n_threads(spec))
 
 
 def hessian(state: ChunkState, coef: np.ndarray, spec: KernelSpec) -> np.ndarray:
     """``(n_coef, n_coef)`` partial Hessian."""
-    return run.hessian(_kernels(spec, "value_gradient_hessian"), *_args(state, coef, spec), _n_threads(spec))
+    return run.hessian(*_args(state, coef, spec, "value_gradient_hessian"), _n_threads(spec))
 
 
 # --- combining partial sums (float64, chunk order) -----------------------------------------------------

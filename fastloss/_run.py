@@ -1,8 +1,8 @@
 """What the Python API runs: a kernel's chunks on the thread pool, then the in-order combine.
 
-One driver per operation, for binary and multinomial alike: ``kernels`` is
-:mod:`fastloss.kernels.linear` or :mod:`fastloss.kernels.multinomial`, whose ``*_chunks``
-functions take the same arguments (``loss_arg`` is the loss id, or the number of classes). The
+One driver per operation, for binary and multinomial alike: the ``*_chunks`` functions of
+:mod:`fastloss.kernels.linear` with ``loss``, the kernels' loss argument
+(:func:`fastloss.kernels.kernel_loss`: a binary loss id, or ``Softmax(n_classes)``). The
 objectives' per-chunk functions (:mod:`fastloss._partials`, in this process or on dask workers) call
 these with validated input; every function returns unnormalized sums (see
 :mod:`fastloss._normalize`).
@@ -20,40 +20,44 @@ def _bounds(X, width: int) -> np.ndarray:
 
     return bounds_for(X, width)
 
-def loss_gradient(kernels, X, y, sw, coef, fit_intercept, loss_arg, want_gradient: bool,
+
+def _linear():
+    from .kernels import linear
+
+    return linear
+
+
+def loss_gradient(X, y, sw, coef, fit_intercept, loss, want_gradient: bool,
                   curvature_out: np.ndarray, n_threads: int):
     """``(sum_i s_i loss_i, gradient sum or an empty array)``; ``curvature_out`` (size 0: skipped)
     receives the per-sample curvature (binary) or probabilities (multinomial)."""
     width = coef.size if want_gradient else 0
-    totals, grad = run_chunks(kernels.loss_gradient_chunks,
-                              (X, y, sw, coef, fit_intercept, loss_arg, want_gradient, curvature_out),
+    totals, grad = run_chunks(_linear().loss_gradient_chunks,
+                              (X, loss, y, sw, coef, fit_intercept, want_gradient, curvature_out),
                               _bounds(X, coef.size), 1, width, n_threads)
     return float(totals[0]), grad
 
-def hessp(kernels, X, y, sw, coef, fit_intercept, loss_arg, curvature, V, n_threads: int) -> np.ndarray:
+def hessp(X, y, sw, coef, fit_intercept, loss, curvature, V, n_threads: int) -> np.ndarray:
     """``(k, n_coef)`` products with the ``k`` directions ``V``; ``curvature`` from
     :func:`loss_gradient`, or size 0 to compute it in the same pass."""
-    _, out = run_chunks(kernels.hessp_chunks, (X, y, sw, coef, fit_intercept, loss_arg, curvature, V),
+    _, out = run_chunks(_linear().hessp_chunks, (X, loss, y, sw, coef, fit_intercept, curvature, V),
                         _bounds(X, V.size), 0, V.size, n_threads)
     return out.reshape(V.shape)
 
-def hessian_diag(kernels, X, y, sw, coef, fit_intercept, loss_arg, n_threads: int) -> np.ndarray:
+def hessian_diag(X, y, sw, coef, fit_intercept, loss, n_threads: int) -> np.ndarray:
     """``(n_coef,)`` diagonal of the Hessian."""
-    _, out = run_chunks(kernels.hessian_diag_chunks, (X, y, sw, coef, fit_intercept, loss_arg),
+    _, out = run_chunks(_linear().hessian_diag_chunks, (X, loss, y, sw, coef, fit_intercept),
                         _bounds(X, coef.size), 0, coef.size, n_threads)
     return out
 
-def hessian(kernels, X, y, sw, coef, fit_intercept, loss_arg, n_threads: int) -> np.ndarray:
-    """``(n_coef, n_coef)`` Hessian (its parallel Gram kernels run under :func:`threads`)."""
+def hessian(X, y, sw, coef, fit_intercept, loss, n_threads: int) -> np.ndarray:
+    """``(n_coef, n_coef)`` Hessian: the per-sample curvature (one pass on the thread pool), then
+    the Gram kernels (parallel, under :func:`threads`)."""
     H = np.empty((coef.size, coef.size))
-    if kernels.__name__.endswith("multinomial"):
-        with threads(n_threads):
-            kernels.hessian(X, y, sw, coef, fit_intercept, loss_arg, H)
-        return H
-    curvature = np.empty(y.size)
-    loss_gradient(kernels, X, y, sw, coef, fit_intercept, loss_arg, False, curvature, n_threads)
+    curvature = np.empty(y.size * (loss.n_classes if isinstance(loss, tuple) else 1))
+    loss_gradient(X, y, sw, coef, fit_intercept, loss, False, curvature, n_threads)
     with threads(n_threads):
-        kernels.weighted_gram(X, curvature, fit_intercept, H)
+        _linear().gram_of_curvature(X, loss, sw, curvature, fit_intercept, H)
     return H
 
 def pointwise(chunks, args: tuple, raw: np.ndarray, n_threads: int) -> tuple[float, float]:

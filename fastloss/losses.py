@@ -465,33 +465,30 @@ def multinomial_row_softmax(z, e):
 
 
 @row
-def multinomial_block_softmax(Z, shift, m, zmax, top, others):
+def multinomial_block_softmax(Z, m, zmax, top, others):
     """:func:`multinomial_row_softmax` of the ``m`` columns of a block of scores, in place.
 
-    Column ``r`` of ``Z[:, :m]`` plus ``shift`` (K,) is one sample's row ``z``; on return
-    ``Z[k, r]`` holds ``e[k]`` and ``zmax[r]``, ``top[r]``, ``others[r]`` the row's results, the
-    same values, bit for bit, as the row function gives. Every loop runs over the samples of the
-    block with the class fixed, so it vectorizes (a loop over the K classes of one row is too
-    short for that when K is small).
+    Column ``r`` of ``Z[:, :m]`` is one sample's row ``z``; on return ``Z[k, r]`` holds ``e[k]``
+    and ``zmax[r]``, ``top[r]``, ``others[r]`` the row's results, the same values, bit for bit,
+    as the row function gives. Every loop runs over the samples of the block with the class
+    fixed, so it vectorizes (a loop over the K classes of one row is too short for that when K
+    is small).
     """
     K = Z.shape[0]
-    s0 = shift[0]
     for r in range(m):
-        zmax[r] = Z[0, r] + s0
+        zmax[r] = Z[0, r]
         top[r] = 0
     for k in range(1, K):
-        sk = shift[k]
         for r in range(m):
-            v = Z[k, r] + sk
+            v = Z[k, r]
             bigger = v > zmax[r]
             zmax[r] = v if bigger else zmax[r]
             top[r] = k if bigger else top[r]
     for r in range(m):
         others[r] = 0.0
     for k in range(K):
-        sk = shift[k]
         for r in range(m):
-            v = _math.exp((Z[k, r] + sk) - zmax[r])
+            v = _math.exp(Z[k, r] - zmax[r])
             Z[k, r] = v
             others[r] += 0.0 if top[r] == k else v
 
@@ -546,25 +543,25 @@ def multinomial_gradient(e, k, y, top, others, inv_total):
 
 
 @row
-def multinomial_block_gradient(Z, y, first, m, top, others, scale, label_term):
-    """:func:`multinomial_gradient_of` times ``scale`` for the ``m`` columns of a block, in place.
+def multinomial_block_gradient(E, y, first, m, top, others, scale, label_term, G):
+    """:func:`multinomial_gradient_of` times ``scale`` for the ``m`` columns of a block.
 
-    On entry ``Z[k, r]`` holds ``e[k]`` of row ``r`` (from :func:`multinomial_block_softmax`),
-    ``y[first + r]`` its label and ``scale[r]`` its ``s / (1 + others)``; on return ``Z[k, r]``
-    holds ``s (p_k - [k == y])``: bit for bit what :func:`multinomial_gradient_of` gives with
-    ``inv_total = scale[r]``. Every class is first scaled in one loop over the rows (it
-    vectorizes), then the label's entry of each row is replaced by ``-complement * scale``;
+    ``E[k, r]`` holds ``e[k]`` of row ``r`` (from :func:`multinomial_block_softmax`),
+    ``y[first + r]`` its label and ``scale[r]`` its ``s / (1 + others)``; ``G[k, r]`` receives
+    ``s (p_k - [k == y])`` (``G`` may be ``E``): bit for bit what :func:`multinomial_gradient_of`
+    gives with ``inv_total = scale[r]``. Every class is first scaled in one loop over the rows
+    (it vectorizes), then the label's entry of each row is replaced by ``-complement * scale``;
     ``label_term`` (``m``) is scratch. Testing ``k == y`` for every entry instead took 2.5x
     longer (K = 10, one thread).
     """
     for r in range(m):
         yi = y[first + np.uintp(r)]
-        label_term[r] = -multinomial_complement_of(Z[yi, r], top[r] == yi, others[r]) * scale[r]
-    for k in range(Z.shape[0]):
+        label_term[r] = -multinomial_complement_of(E[yi, r], top[r] == yi, others[r]) * scale[r]
+    for k in range(E.shape[0]):
         for r in range(m):
-            Z[k, r] *= scale[r]
+            G[k, r] = E[k, r] * scale[r]
     for r in range(m):
-        Z[y[first + np.uintp(r)], r] = label_term[r]
+        G[y[first + np.uintp(r)], r] = label_term[r]
 
 
 @row

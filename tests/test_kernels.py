@@ -130,11 +130,11 @@ def test_dense_blocks_are_whole_register_tiles():
 
     from fastloss import _config
     from fastloss.kernels._matrix import block_rows
-    from fastloss.kernels.multinomial import _rows_per_block
+    from fastloss.kernels._scores import rows_per_block
 
     @njit
     def rows_of(X, n_scores):
-        return block_rows(X), _rows_per_block(X, n_scores)
+        return block_rows(X), rows_per_block(X, n_scores)
 
     step = _config.BLOCK_ROW_MULTIPLE
     seen = []

@@ -364,19 +364,22 @@ def test_block_gradient_is_the_per_class_gradient_bit_for_bit():
     y = rng.integers(0, K, m)
     y[:3] = [2, 0, 0]
     s = rng.uniform(0.1, 3.0, m)
-    E = Z.copy()
+    E = Z + shift[:, None]
     zmax, top, others = np.empty(m), np.empty(m, dtype=np.int64), np.empty(m)
-    multinomial_block_softmax(E, shift, m, zmax, top, others)
+    multinomial_block_softmax(E, m, zmax, top, others)
     scale = s / (1.0 + others)
     expected = np.array([[multinomial_gradient_of(E[k, r], y[r] == k, top[r] == k, others[r], scale[r])
                           for r in range(m)] for k in range(K)])
     G = E.copy()
-    multinomial_block_gradient(G, y, 0, m, top, others, scale, np.empty(m))
+    multinomial_block_gradient(G, y, 0, m, top, others, scale, np.empty(m), G)  # in place
+    np.testing.assert_array_equal(G, expected)
+    G = np.empty_like(E)
+    multinomial_block_gradient(E, y, 0, m, top, others, scale, np.empty(m), G)  # into another array
     np.testing.assert_array_equal(G, expected)
     assert (y == top).any() and (y != top).any()
     # a block that starts inside the label array reads the labels from ``first``
     G2 = np.ascontiguousarray(E[:, 7:])
-    multinomial_block_gradient(G2, y, 7, m - 7, top[7:], others[7:], scale[7:], np.empty(m - 7))
+    multinomial_block_gradient(G2, y, 7, m - 7, top[7:], others[7:], scale[7:], np.empty(m - 7), G2)
     np.testing.assert_array_equal(G2, expected[:, 7:])
 
 

@@ -44,7 +44,8 @@ Binary objective (:mod:`fastloss.kernels.linear`)
 
 Multinomial objective (:mod:`fastloss.kernels.multinomial`)
 -----------------------------------------------------------
-The same four kernels with ``n_classes`` in place of ``loss_id``; ``curvature`` holds the ``n * K``
+The same four kernels with ``n_classes`` in place of ``loss_id`` (the same compiled pipeline:
+``linear.loss_gradient_of(..., Softmax(n_classes), ...)``); ``curvature`` holds the ``n * K``
 softmax probabilities; ``pointwise(y, raw, sw, loss_out, grad_out, hess_out)`` for raw ``(n, K)``.
 
 Pointwise (:mod:`fastloss.kernels.pointwise`)
@@ -74,16 +75,21 @@ def prepare(loss, modes=("value", "value_gradient", "hessian", "value_gradient_h
     _prepare(loss, modes)
 
 
-def objective_kernels(loss: str, mode: str | None):
-    """The kernel module of ``loss``'s objective (:mod:`.linear`, or :mod:`.multinomial`), with a
-    binary loss's loop for ``mode`` (a name of :data:`._loops.MODES`, or None for none) prepared."""
+def kernel_loss(loss: str, n_classes: int, mode: str | None):
+    """The ``loss`` argument of :mod:`.linear`'s ``*_of`` kernels for ``loss``: ``Softmax(n_classes)``
+    for multinomial, else the binary loss's id with its loop for ``mode`` (a name of
+    :data:`._loops.MODES`, or None for none) prepared."""
     if loss == "multinomial":
-        return importlib.import_module("fastloss.kernels.multinomial")
+        from ._scores import Softmax
+
+        return Softmax(int(n_classes))
     if mode is not None:
         from ._loops import prepare
 
         prepare(loss, (mode,))
-    return importlib.import_module("fastloss.kernels.linear")
+    from ..losses import LOSS_IDS
+
+    return LOSS_IDS[loss]
 
 
 def gradient_mode(want_gradient: bool, want_curvature: bool) -> str:

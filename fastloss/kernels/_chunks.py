@@ -88,25 +88,27 @@ def partials(n_chunks, n_totals, width):
     return np.zeros((n_chunks, n_totals)), np.zeros((n_chunks, width))
 
 
-def _driver_template(first_arg, args, bounds, n_totals, width):
-    """Every chunk of ``bounds`` through ``CHUNKS(first_arg, *args, bounds, first, last, totals,
-    vectors)``, ``prange`` over :func:`n_groups` ranges; returns the zero-initialized, filled
-    partials. (The matrix is passed on its own: inside a tuple of arguments a :class:`CSR` would
-    reach the parallel region as a tuple nested in a tuple, which Numba's gufuncs refuse.)"""
+def _driver_template(first_arg, second_arg, args, bounds, n_totals, width):
+    """Every chunk of ``bounds`` through ``CHUNKS(first_arg, second_arg, *args, bounds, first,
+    last, totals, vectors)``, ``prange`` over :func:`n_groups` ranges; returns the
+    zero-initialized, filled partials. (The first two arguments are passed on their own: the
+    parallel region takes a tuple apart one level only, so a :class:`CSR` matrix or a
+    :class:`~._scores.Softmax` loss inside the tuple of arguments would reach it as a tuple
+    nested in a tuple, which Numba's gufuncs refuse.)"""
     n_chunks = bounds.size - 1
     totals, vectors = partials(n_chunks, n_totals, width)
     groups = n_groups(n_chunks)
     for g in prange(groups):
         first, last = group_range(n_chunks, groups, g)
-        CHUNKS(first_arg, *args, bounds, first, last, totals, vectors)  # noqa: F821 (bound per copy)
+        CHUNKS(first_arg, second_arg, *args, bounds, first, last, totals, vectors)  # noqa: F821 (bound per copy)
     return totals, vectors
 
 
 def parallel_chunks(chunks):
     """The ``prange`` driver of a ``*_chunks`` function, written once: a cached
-    ``@jit(parallel=True)`` function ``(first_arg, args, bounds, n_totals, width) -> (totals,
-    vectors)`` that runs ``chunks(first_arg, *args, bounds, first, last, totals, vectors)`` over
-    every chunk.
+    ``@jit(parallel=True)`` function ``(first_arg, second_arg, args, bounds, n_totals, width) ->
+    (totals, vectors)`` that runs ``chunks(first_arg, second_arg, *args, bounds, first, last,
+    totals, vectors)`` over every chunk.
 
     Each driver is a copy of one template with ``chunks`` bound as a global (a direct call that
     the on-disk cache can hold) and a name of its own (``module.function``), as the loss loops of

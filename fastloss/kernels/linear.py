@@ -1,9 +1,16 @@
-"""Fused, parallel, deterministic kernels of a binary linear model's objective.
+"""Fused, parallel, deterministic kernels of a linear model's objective, for every loss.
+
+One block pipeline serves the binary losses and multinomial alike: a loss is ``n`` scores per
+sample and their derivatives in score space (:mod:`._scores`: a binary loss id, one score, or
+:class:`~._scores.Softmax`, ``K`` scores). The ``*_of`` kernels take that ``loss``; the
+binary entry points of contract section 4 (``loss_gradient``, ``hessp``, ``hessian_diag``,
+``hessian``, with a ``loss_id``) are here, the multinomial ones (with ``n_classes``) in
+:mod:`.multinomial`, both a line over the same kernels.
 
 Guarantees
-    * One pass over ``X`` per call: each block of rows is scored, its pointwise derivatives are
-      evaluated, and its contribution to the gradient (or Hessian-vector product) is added while
-      the block is still in cache.
+    * One pass over ``X`` per call: each block of rows is scored, its derivatives in score
+      space are evaluated, and its contribution to the gradient (or Hessian-vector product, or
+      Hessian diagonal) is added while the block is still in cache.
     * Deterministic: rows are split into chunks whose boundaries depend on the data only
       (:func:`fastloss.kernels._matrix.chunk_bounds`); each chunk writes its own partial sums, and
       the partials are combined serially in chunk order. The result is bitwise the same for any
@@ -13,9 +20,11 @@ Guarantees
 Assumptions (the Python layer checks them; these kernels check nothing)
     * ``X`` is a dense C/F array or a :class:`CSR` (see :mod:`._matrix`) with finite values and, for
       CSR, column indices in ``[0, n_cols)`` and a non-decreasing ``indptr``.
-    * ``y`` is float64 ``(n,)`` with values in ``[0, 1]`` (soft labels only for logistic).
+    * ``y``: binary, float64 ``(n,)`` with values in ``[0, 1]`` (soft labels only for logistic);
+      multinomial, int64 ``(n,)`` class indices in ``[0, K)``.
     * ``sw`` is float64 ``(n,)`` of non-negative weights, or an empty array for unit weights.
-    * ``coef`` is float64 C-contiguous ``(d + fit_intercept,)``, intercept last.
+    * ``coef`` is float64 C-contiguous ``(n_scores * (d + fit_intercept),)``: the C-order
+      flattening of ``(n_scores, d + fit_intercept)``, intercepts in the last column.
 
 Every kernel returns *unnormalized* sums over samples, ``sum_i s_i (...)``, without the L2
 term: the objective divides by ``sum_i s_i`` and adds ``l2 * w``. That split is what lets the
@@ -23,10 +32,10 @@ distributed objective add partial sums from many workers.
 
 Each kernel is a serial ``*_chunks`` function that processes a range of row chunks (the
 protocol of :mod:`._chunks`), which the Python API runs on its thread pool, and a ``prange``
-driver of the same name for callers in compiled code. No kernel links a loss: the
-loss's loop for a block is called through :mod:`._loops` (``loss_id`` is a run-time value), so
-each kernel compiles once per matrix type for every binary loss, and a loss must be prepared
-(:func:`fastloss.kernels.prepare`) before a kernel runs it.
+driver for callers in compiled code. No kernel links a binary loss: the loss's loop for a
+block is called through :mod:`._loops` (``loss_id`` is a run-time value), so each kernel
+compiles once per matrix type for every binary loss (and once more for multinomial), and a
+binary loss must be prepared (:func:`fastloss.kernels.prepare`) before a kernel runs it.
 """
 
 from __future__ import annotations
@@ -38,64 +47,117 @@ from numba.extending import overload
 from .. import _config
 from .._jit import jit
 from ._chunks import parallel_chunks, total_of
-from ._loops import HESSIAN, check_loop, mode_of, pointwise_rows
-from ._matrix import (
-    _INLINE,
-    _csr_row,
-    _is_csr,
-    _is_dense,
-    block_rows,
-    chunk_bounds,
-    n_cols,
-    n_rows,
-    rows_axpy_each,
-    rows_dot_each,
-    rows_dot_packed,
-    rows_sq_axpy,
-    vectors_empty,
-    vectors_set,
+from ._loops import HESSIAN, mode_of
+from ._matrix import _INLINE, _csr_row, _is_csr, _is_dense, chunk_bounds, n_cols, n_rows, rows_sq_axpy
+from ._scores import (
+    DIAGONAL,
+    apply_curvature,
+    check_ready,
+    derivatives,
+    gram_weights,
+    n_scores,
+    new_scratch,
+    new_vectors,
+    rows_per_block,
+    score_rows,
+    set_vector,
+    spread_rows,
 )
 
 
 @jit()
-def loss_gradient_chunks(X, y, sw, coef, fit_intercept, loss_id, want_gradient, curvature_out,
+def _score_vectors(loss, X, coef, V, with_coef):
+    """The vectors each row is scored against (:func:`new_vectors`, one read of a row serves
+    them all) and their intercepts (zeros without intercept): the ``n_scores`` rows of ``coef``
+    when ``with_coef``, then the ``n_scores`` rows of each direction of ``V`` ``(k, n_coef)``."""
+    K = n_scores(loss)
+    n_dir, n_coef = V.shape
+    p = coef.size // K
+    d = n_cols(X)
+    lead = K if with_coef else 0
+    n_vectors = lead + n_dir * K
+    W = new_vectors(loss, X, n_vectors, p)
+    shift = np.zeros(n_vectors)
+    V_flat = V.reshape(n_dir * n_coef)
+    for q in range(n_vectors):
+        w = coef[q * p:(q + 1) * p] if q < lead else V_flat[(q - lead) * p:(q - lead + 1) * p]
+        set_vector(loss, X, W, q, w)
+        if p > d:
+            shift[q] = w[d]
+    return W, shift
+
+
+@jit(inline=True)
+def _score_block(loss, X, a, b, W, shift, Z):
+    """``Z[q, r]``: row ``a + r`` scored against vector ``q`` of :func:`_score_vectors`, plus its
+    intercept."""
+    score_rows(loss, X, a, b, W, Z)
+    for q in range(shift.size):
+        sq = shift[q]
+        for r in range(b - a):
+            Z[q, r] += sq
+
+
+@jit()
+def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, curvature_out,
                          bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`loss_gradient`: ``totals[c, 0]`` gets chunk ``c``'s loss
     sum, ``vectors[c]`` its gradient sum (when ``want_gradient``), ``curvature_out`` its rows'
-    curvature (when not empty)."""
+    curvature (when not empty).
+
+    Per cache block: the scores of every row (:func:`score_rows`), plus the intercepts; the
+    loss, gradient and curvature in score space (:func:`derivatives`); then the gradient spread
+    over the same rows (:func:`spread_rows`) while they are in cache.
+    """
+    K = n_scores(loss)
     d = n_cols(X)
-    block = block_rows(X)
-    intercept = coef[d] if fit_intercept else 0.0
+    block = rows_per_block(X, 3 * K)
     want_curvature = curvature_out.size > 0
-    z = np.empty(block)
-    L = np.empty(block)
-    g = np.empty(block)
-    H = np.empty(block)
     mode = mode_of(want_gradient, want_curvature)
+    W, shift = _score_vectors(loss, X, coef, np.empty((0, coef.size)), True)
+    Z = np.empty((K, block))
+    G = np.empty((K, block))
+    C = np.empty((K, block))
+    S = new_scratch(loss, block)
+    acc_intercept = np.empty(K)
     for c in range(first, last):
-        grad_out = vectors[c]
+        G_out = vectors[c].reshape((K, vectors.shape[1] // K))  # (K, 0) when no gradient is wanted
+        acc_intercept[:] = 0.0
         acc_loss = 0.0
-        acc_intercept = 0.0
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
-            rows_dot_each(X, a, b, coef, z)
-            for r in range(m):
-                z[r] += intercept
-            acc_loss += pointwise_rows(loss_id, mode, y, sw, a, m, z, L, g, H)
+            _score_block(loss, X, a, b, W, shift, Z)
+            acc_loss += derivatives(loss, mode, y, sw, a, m, Z, G, C, S)
             if want_gradient:
-                for r in range(m):
-                    acc_intercept += g[r]
-                rows_axpy_each(X, a, b, g, grad_out)
+                for k in range(K):
+                    acc = 0.0
+                    for r in range(m):
+                        acc += G[k, r]
+                    acc_intercept[k] += acc
+                spread_rows(loss, X, a, b, G, G_out)
             if want_curvature:
                 for r in range(m):
-                    curvature_out[a + r] = H[r]
+                    for k in range(K):
+                        curvature_out[(a + r) * K + k] = C[k, r]
         if want_gradient and fit_intercept:
-            grad_out[d] += acc_intercept
+            for k in range(K):
+                G_out[k, d] += acc_intercept[k]
         totals[c, 0] = acc_loss
 
 
 _loss_gradient_driver = parallel_chunks(loss_gradient_chunks)
+
+
+@jit()
+def loss_gradient_of(X, y, sw, coef, fit_intercept, loss, want_gradient, grad_out, curvature_out):
+    """:func:`loss_gradient` for any ``loss`` of :mod:`._scores` (a binary loss id or a
+    :class:`Softmax`): the one driver of the binary and multinomial kernels."""
+    check_ready(loss, mode_of(want_gradient, curvature_out.size > 0))
+    args = (y, sw, coef, fit_intercept, want_gradient, curvature_out)
+    width = coef.size if want_gradient else 0
+    totals, vectors = _loss_gradient_driver(X, loss, args, chunk_bounds(X, coef.size), 1, width)
+    return total_of(totals, vectors, grad_out)
 
 
 @jit()
@@ -120,74 +182,71 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
     """
     # Constants from a caller's @njit code arrive as Literal types: re-typed here, so that the
     # serial chunks function compiles once, not once more per constant (see _jit.py).
-    fit_intercept, loss_id, want_gradient = np.bool_(fit_intercept), np.int64(loss_id), np.bool_(want_gradient)
-    check_loop(loss_id, mode_of(want_gradient, curvature_out.size > 0))
-    args = (y, sw, coef, fit_intercept, loss_id, want_gradient, curvature_out)
-    totals, vectors = _loss_gradient_driver(X, args, chunk_bounds(X, coef.size), 1, coef.size if want_gradient else 0)
-    return total_of(totals, vectors, grad_out)
+    return loss_gradient_of(X, y, sw, coef, np.bool_(fit_intercept), np.int64(loss_id), np.bool_(want_gradient),
+                            grad_out, curvature_out)
 
 
 @jit()
-def _hessp_vectors(X, coef, V, cached):
-    """The vectors every row is scored against, packed (:func:`vectors_empty`): ``coef`` first
-    unless the curvature is cached, then the k directions, so that one read of each stored
-    entry serves all the dot products."""
-    k, n_coef = V.shape
-    first = 1 if cached else 0
-    P = vectors_empty(X, k + 1 - first, n_coef)
-    if not cached:
-        vectors_set(X, P, 0, coef)
-    for j in range(k):
-        vectors_set(X, P, j + 1 - first, V[j])
-    return P
-
-
-@jit()
-def hessp_chunks(X, y, sw, coef, fit_intercept, loss_id, curvature, V, bounds, first, last, totals, vectors):
+def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`hessp`: ``vectors[c]`` gets chunk ``c``'s products, the
-    ``(k, n_coef)`` array flattened (``totals`` is not used)."""
+    ``(k, n_coef)`` array flattened (``totals`` is not used).
+
+    Per cache block: one read of the rows scores them against the coefficients (unless the
+    curvature is cached) and all ``k`` directions (:func:`score_rows` of the packed vectors);
+    the curvature (:func:`derivatives`, or the cached one) times the directional scores
+    (:func:`apply_curvature`) is spread over the same rows.
+    """
+    K = n_scores(loss)
     d = n_cols(X)
-    block = block_rows(X)
-    k, n_coef = V.shape
+    n_dir, n_coef = V.shape
+    p = n_coef // K
     cached = curvature.size > 0
-    lead = 1 if cached else 0
-    intercept = coef[d] if (fit_intercept and not cached) else 0.0
-    P = _hessp_vectors(X, coef, V, cached)  # once per range of chunks
-    Z = np.empty((k + 1 - lead, block))
-    H = np.empty(block)
-    T = np.empty((k, block))
-    acc_intercept = np.empty(k)
+    # Unless the curvature is cached, vectors 0..K-1 score coef; then come the directions.
+    lead = 0 if cached else K
+    n_vectors = lead + n_dir * K
+    W, shift = _score_vectors(loss, X, coef, V, not cached)
+    block = rows_per_block(X, n_vectors + K + n_dir * K)
+    Z = np.empty((n_vectors, block))
+    C = np.empty((K, block))
+    T = np.empty((n_dir * K, block))
+    S = new_scratch(loss, block)
+    acc_intercept = np.empty(n_dir * K)
+    mode = np.int64(HESSIAN)
     for c in range(first, last):
-        out = vectors[c].reshape((k, n_coef))
+        OUT = vectors[c].reshape((n_dir * K, p))
         acc_intercept[:] = 0.0
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
-            rows_dot_packed(X, a, b, P, Z)
+            _score_block(loss, X, a, b, W, shift, Z)
             if cached:
                 for r in range(m):
-                    H[r] = curvature[a + r]
+                    for k in range(K):
+                        C[k, r] = curvature[(a + r) * K + k]
             else:
-                z = Z[0]
-                for r in range(m):
-                    z[r] += intercept
-                pointwise_rows(loss_id, np.int64(HESSIAN), y, sw, a, m, z, H, H, H)
-            for j in range(k):
-                u = Z[j + 1 - lead]
-                t = T[j]
-                shift = V[j, d] if fit_intercept else 0.0
+                derivatives(loss, mode, y, sw, a, m, Z[:K], C, C, S)
+            apply_curvature(loss, sw, a, m, C, Z[lead:], T, S)
+            for q in range(n_dir * K):
                 acc = 0.0
                 for r in range(m):
-                    t[r] = H[r] * (u[r] + shift)
-                    acc += t[r]
-                acc_intercept[j] += acc
-            rows_axpy_each(X, a, b, T, out)
+                    acc += T[q, r]
+                acc_intercept[q] += acc
+            spread_rows(loss, X, a, b, T, OUT)
         if fit_intercept:
-            for j in range(k):
-                out[j, d] += acc_intercept[j]
+            for q in range(n_dir * K):
+                OUT[q, d] += acc_intercept[q]
 
 
 _hessp_driver = parallel_chunks(hessp_chunks)
+
+
+@jit()
+def hessp_of(X, y, sw, coef, fit_intercept, loss, curvature, V, out):
+    """:func:`hessp` for any ``loss`` of :mod:`._scores` (see :func:`loss_gradient_of`)."""
+    if curvature.size == 0:
+        check_ready(loss, np.int64(HESSIAN))
+    args = (y, sw, coef, fit_intercept, curvature, V)
+    total_of(*_hessp_driver(X, loss, args, chunk_bounds(X, V.size), 1, V.size), out.reshape(out.size))
 
 
 @jit()
@@ -200,48 +259,57 @@ def hessp(X, y, sw, coef, fit_intercept, loss_id, curvature, V, out):
 
     V : float64 (k, n_coef) C-contiguous; out : float64 (k, n_coef), overwritten.
     """
-    fit_intercept, loss_id = np.bool_(fit_intercept), np.int64(loss_id)  # see loss_gradient
-    if curvature.size == 0:
-        check_loop(loss_id, HESSIAN)
-    args = (y, sw, coef, fit_intercept, loss_id, curvature, V)
-    total_of(*_hessp_driver(X, args, chunk_bounds(X, V.size), 1, V.size), out.reshape(out.size))
+    hessp_of(X, y, sw, coef, np.bool_(fit_intercept), np.int64(loss_id), curvature, V, out)  # see loss_gradient
 
 
 @jit()
-def hessian_diag_chunks(X, y, sw, coef, fit_intercept, loss_id, bounds, first, last, totals, vectors):
-    """Chunks ``first:last`` of :func:`hessian_diag`: ``vectors[c]`` gets chunk ``c``'s diagonal."""
+def hessian_diag_chunks(X, loss, y, sw, coef, fit_intercept, bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of :func:`hessian_diag`: ``vectors[c]`` gets chunk ``c``'s diagonal
+    (``(K, p)`` flattened)."""
+    K = n_scores(loss)
     d = n_cols(X)
-    block = block_rows(X)
-    intercept = coef[d] if fit_intercept else 0.0
-    z = np.empty(block)
-    H = np.empty(block)
+    p = coef.size // K
+    block = rows_per_block(X, 2 * K)
+    W, shift = _score_vectors(loss, X, coef, np.empty((0, coef.size)), True)
+    Z = np.empty((K, block))
+    C = np.empty((K, block))
+    S = new_scratch(loss, block)
+    acc_intercept = np.empty(K)
+    mode = np.int64(DIAGONAL)
     for c in range(first, last):
-        out = vectors[c]
-        acc_intercept = 0.0
+        OUT = vectors[c].reshape((K, p))
+        acc_intercept[:] = 0.0
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
-            rows_dot_each(X, a, b, coef, z)
-            for r in range(m):
-                z[r] += intercept
-            pointwise_rows(loss_id, np.int64(HESSIAN), y, sw, a, m, z, H, H, H)
-            for r in range(m):
-                acc_intercept += H[r]
-            rows_sq_axpy(X, a, b, H, out)
+            _score_block(loss, X, a, b, W, shift, Z)
+            derivatives(loss, mode, y, sw, a, m, Z, C, C, S)
+            for k in range(K):
+                acc = 0.0
+                for r in range(m):
+                    acc += C[k, r]
+                acc_intercept[k] += acc
+                rows_sq_axpy(X, a, b, C[k], OUT[k])  # the block is still in cache for each score
         if fit_intercept:
-            out[d] += acc_intercept
+            for k in range(K):
+                OUT[k, d] += acc_intercept[k]
 
 
 _hessian_diag_driver = parallel_chunks(hessian_diag_chunks)
 
 
 @jit()
+def hessian_diag_of(X, y, sw, coef, fit_intercept, loss, out):
+    """:func:`hessian_diag` for any ``loss`` of :mod:`._scores` (see :func:`loss_gradient_of`)."""
+    check_ready(loss, np.int64(DIAGONAL))
+    args = (y, sw, coef, fit_intercept)
+    total_of(*_hessian_diag_driver(X, loss, args, chunk_bounds(X, coef.size), 1, coef.size), out)
+
+
+@jit()
 def hessian_diag(X, y, sw, coef, fit_intercept, loss_id, out):
     """``out = sum_i s_i h_i x~_i ** 2`` (diagonal of the unnormalized Hessian), one pass."""
-    fit_intercept, loss_id = np.bool_(fit_intercept), np.int64(loss_id)  # see loss_gradient
-    check_loop(loss_id, HESSIAN)
-    args = (y, sw, coef, fit_intercept, loss_id)
-    total_of(*_hessian_diag_driver(X, args, chunk_bounds(X, coef.size), 1, coef.size), out)
+    hessian_diag_of(X, y, sw, coef, np.bool_(fit_intercept), np.int64(loss_id), out)  # see loss_gradient
 
 
 # --- full Hessian: the weighted Gram matrix ------------------------------------------------------
@@ -638,35 +706,50 @@ def gram_mirror(out):
 
 
 @jit()
-def weighted_gram(X, h, fit_intercept, out):
-    """``out = X~^T diag(h) X~`` (``X~ = [X, 1]`` with intercept), deterministic.
+def gram_of_curvature(X, loss, sw, curvature, fit_intercept, out):
+    """The full unnormalized Hessian from the per-sample ``curvature`` that :func:`loss_gradient_of`
+    keeps (``n * n_scores`` values), for any ``loss`` of :mod:`._scores`; deterministic.
 
     Blocks of rows are packed (:func:`gram_pack`) and added by the parallel :func:`gram_add`, or
-    for sparse CSR taken by their stored entries (:func:`gram_add_sparse`), in row order; each
-    entry is summed by one thread in a fixed order, so the result is the same for any thread
-    count. Cost ``n * n_coef^2 / 2`` multiply-adds (sparse: ``sum_i nnz_i^2 / 2``); memory
-    ``n_coef^2`` plus one block (``_config.GRAM_PANEL_BYTES`` packed).
+    for sparse CSR taken by their stored entries (:func:`gram_add_sparse`), in row order, with
+    the per-row weights of :func:`gram_weights`; each entry is summed by one thread in a fixed
+    order, so the result is the same for any thread count. Cost ``n * n_coef^2 / 2``
+    multiply-adds (sparse: ``sum_i nnz_i^2 / 2`` per class pair); memory ``n_coef^2`` plus one
+    block (``_config.GRAM_PANEL_BYTES`` packed).
     """
-    fit_intercept = np.bool_(fit_intercept)  # see loss_gradient
+    K = n_scores(loss)
     n = n_rows(X)
     p = n_cols(X) + (1 if fit_intercept else 0)
     out[:, :] = 0.0
-    block, sparse = gram_plan(X, p, 1)
+    block, sparse = gram_plan(X, p, K)
     XT = np.empty((p, 0 if sparse else block))
-    Hd = np.empty((1, block))
-    unused = np.empty((1, 0))
+    Hd = np.empty((K, block))
+    Q = np.empty((K, block))
+    P = np.empty((K, block))
     for a in range(0, n, block):
         b = min(n, a + block)
-        for r in range(b - a):
-            Hd[0, r] = h[a + r]
-        gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, unused, unused, out)
+        gram_weights(loss, sw, a, b - a, curvature, Hd, Q, P)
+        gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out)
     gram_mirror(out)
+
+
+@jit()
+def weighted_gram(X, h, fit_intercept, out):
+    """``out = X~^T diag(h) X~`` (``X~ = [X, 1]`` with intercept): :func:`gram_of_curvature` with
+    ``h`` as a binary loss's curvature (which is the weight of each row)."""
+    gram_of_curvature(X, np.int64(0), np.empty(0), h, np.bool_(fit_intercept), out)
+
+
+@jit()
+def hessian_of(X, y, sw, coef, fit_intercept, loss, out):
+    """Full unnormalized Hessian into ``out`` (n_coef, n_coef), for any ``loss`` of :mod:`._scores`:
+    the curvature of every sample in one parallel pass, then :func:`gram_of_curvature`."""
+    curvature = np.empty(n_rows(X) * n_scores(loss))
+    loss_gradient_of(X, y, sw, coef, fit_intercept, loss, np.bool_(False), np.empty(0), curvature)
+    gram_of_curvature(X, loss, sw, curvature, fit_intercept, out)
 
 
 @jit()
 def hessian(X, y, sw, coef, fit_intercept, loss_id, out):
     """Full unnormalized Hessian ``X~^T diag(s h) X~`` into ``out`` (n_coef, n_coef)."""
-    fit_intercept, loss_id = np.bool_(fit_intercept), np.int64(loss_id)  # see loss_gradient
-    curvature = np.empty(n_rows(X))
-    loss_gradient(X, y, sw, coef, fit_intercept, loss_id, np.bool_(False), np.empty(0), curvature)
-    weighted_gram(X, curvature, fit_intercept, out)
+    hessian_of(X, y, sw, coef, np.bool_(fit_intercept), np.int64(loss_id), out)  # see loss_gradient

@@ -92,8 +92,8 @@ def binary_pointwise(y, raw, sw, loss_id, loss_out, grad_out, hess_out):
     # that the chunk function compiles once, not once more per constant.
     loss_id = np.int64(loss_id)
     check_loop(loss_id, mode_of(grad_out.size > 0, hess_out.size > 0))
-    args = (raw, sw, loss_id, loss_out, grad_out, hess_out, np.bool_(False))
-    totals, vectors = _driver(y, args, chunk_bounds(raw, 2), 2, 0)
+    args = (sw, loss_id, loss_out, grad_out, hess_out, np.bool_(False))
+    totals, vectors = _driver(y, raw, args, chunk_bounds(raw, 2), 2, 0)
     sums = np.empty(2)
     combine(totals, vectors, sums, np.empty(0))
     return sums[0], sums[1]

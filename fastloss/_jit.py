@@ -30,8 +30,27 @@ def jit(*, parallel: bool = False, fastmath: bool = True, inline: bool = False):
     type (with everything it calls). Kernels therefore pass flags and ids on as ``np.int64(.)`` /
     ``np.bool_(.)``, and re-type their own scalar arguments at entry, so that a user's @njit
     code calling them with constants does not recompile the serial chunk functions.
+
+    Parallel functions start Numba's threading layer when they are defined (that is, when a
+    kernel module is imported): see :func:`_start_threading_layer`.
     """
+    if parallel:
+        _start_threading_layer()
     return njit(**_options(parallel, fastmath, inline))
+
+
+def _start_threading_layer() -> None:
+    """Start Numba's threading layer (once; ``numba.get_num_threads`` does).
+
+    A user's ``@njit(cache=True)`` function that calls a parallel kernel links against the
+    threading layer's symbols when it is loaded from its cache, and nothing else starts the layer
+    first: the interpreter then died with "LLVM ERROR: Symbol not found: allocate_sched" or a
+    segmentation fault (numba#8578). Kernel modules define their parallel functions at import,
+    so the layer is up before any user code can call them.
+    """
+    import numba
+
+    numba.get_num_threads()
 
 
 def _options(parallel: bool, fastmath: bool, inline: bool) -> dict:

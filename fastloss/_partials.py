@@ -8,8 +8,8 @@ A chunk is validated and converted once into a :class:`ChunkState` (with the che
 :mod:`fastloss._validation`; :func:`prepare` on a dask worker) that stays where it was built.
 Every later call runs one compiled kernel of :mod:`fastloss.kernels.linear` on that state
 (through :mod:`fastloss._run`) and returns the chunk's *unnormalized* partial sums (a float and
-vectors of ``n_coef`` floats), never anything of the size of the chunk. The objective adds the partials in chunk order and normalizes them
-(:mod:`fastloss._normalize`).
+vectors of ``n_coef`` floats), never anything of the size of the chunk. The objective adds the
+partials in chunk order and normalizes them (:mod:`fastloss._normalize`).
 
 Labels are interpreted globally: :func:`label_summary` reduces each chunk of ``y`` to its
 minimum and maximum, :func:`label_convention` combines them (-1/+1 or 0/1 for binary losses,

@@ -3,7 +3,8 @@
 * One compiled kernel serves every binary loss and read-only inputs (no second compile);
 * a call prepares only its own loss's loops, for the modes it uses;
 * a kernel run from compiled code with a loss that was not prepared raises instead of calling it;
-* an edit of a helper in another file than the kernel is never hidden by a stale cache.
+* an edit of a helper in another file than the kernel is never hidden by a stale cache;
+* a user's cached ``@njit`` function that calls a parallel kernel runs again from its cache.
 """
 
 from __future__ import annotations
@@ -162,3 +163,39 @@ def test_processes_starting_together_on_an_empty_cache(tmp_path):
     assert fifth.returncode == 0, err[-3000:]
     loss, grad, hits = eval(out.strip().splitlines()[-1])
     assert (loss, grad) == (expected[0], expected[1].tolist()) and hits > 0
+
+
+@pytest.mark.slow
+def test_a_cached_user_function_calling_a_parallel_kernel_loads_again(tmp_path):
+    """A user's ``@njit(cache=True)`` function around a parallel kernel, loaded from its cache in a
+    fresh process, links against Numba's threading layer: importing the kernels starts it (without
+    that the second run died with "Symbol not found: allocate_sched" or a segmentation fault,
+    numba#8578)."""
+    script = tmp_path / "user_code.py"
+    script.write_text(textwrap.dedent("""
+        import numpy as np
+        from numba import njit
+        from fastloss.kernels import linear, prepare
+        from fastloss.losses import LOSS_IDS
+
+        @njit(cache=True)
+        def loss_sum(X, y, coef, loss_id):
+            grad = np.empty(coef.size)
+            return linear.loss_gradient(X, y, np.empty(0), coef, True, loss_id, True, grad, np.empty(0))
+
+        prepare("logistic")
+        X = np.random.default_rng(0).standard_normal((3000, 4))
+        y = (X[:, 0] > 0).astype(float)
+        print(repr((loss_sum(X, y, np.full(5, 0.1), LOSS_IDS["logistic"]), loss_sum.stats.cache_hits.get(
+            loss_sum.signatures[0], 0))))
+    """))
+    env = dict(os.environ)
+    env.pop("NUMBA_CACHE_DIR", None)  # the user's cache beside the script, fastloss's as configured
+    runs = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs.append(eval(done.stdout.strip().splitlines()[-1]))
+    (first, hits_first), (again, hits_again) = runs
+    assert again == first and hits_first == 0 and hits_again == 1

@@ -271,13 +271,19 @@ def _binary_labels(case, rng, n):
     return 2 * y - 1 if kind == "pm1" else y
 
 
+#: Rows of the CSR cases: a CSR X of a few thousand rows is one chunk all the same (CSR chunks
+#: follow the stored entries), so a few hundred awkward rows cost the reference less.
+CSR_ROWS = 300
+
+
 @functools.cache
 def _objective_X(fmt, n_features):
-    """The objective's X in ``fmt``: dense from ``conftest.make_problem``; CSR awkward, of the same size."""
+    """The objective's X in ``fmt``: dense from ``conftest.make_problem`` (N rows: several chunks);
+    CSR awkward (``CSR_ROWS`` rows)."""
     dtype, layout = FORMATS[fmt]
     if fmt.startswith("CSR"):
-        return awkward_csr(N, n_features, dtype=dtype, index_dtype=layout, seed=n_features)
-    return make_problem(d=n_features, dtype=dtype, order=layout)[0]
+        return awkward_csr(CSR_ROWS, n_features, dtype=dtype, index_dtype=layout, seed=n_features)
+    return make_problem(n=N, d=n_features, dtype=dtype, order=layout)[0]
 
 
 @functools.cache
@@ -692,9 +698,17 @@ COMPARISONS: dict[str, Comparison] = {
 # ==================================================================================================
 
 def rows(module: str) -> list:
-    """``pytest.param(op, case)`` for each case of ``module`` and each operation that applies to it."""
-    out = []
+    """``pytest.param(op, case)`` for each case of ``module`` and each operation that applies to it.
+
+    The cases come grouped by data format, in the order each format first appears: pytest-xdist
+    hands each worker a run of consecutive tests, so a worker meets few formats at a time, and a
+    format's kernels are compiled by one worker and loaded from the disk cache by the other
+    instead of being compiled by both at once."""
+    first_seen = {}
     for case in CASES[module]:
+        first_seen.setdefault(case.fmt, len(first_seen))
+    out = []
+    for case in sorted(CASES[module], key=lambda case: first_seen[case.fmt]):
         for op, comparison in COMPARISONS.items():
             if case.api in comparison.api and comparison.applies(case):
                 out.append(pytest.param(op, case, id=f"{op}:{case.id}", marks=case.marks))
@@ -734,12 +748,15 @@ def check(op: str, case: Case) -> None:
 
 
 def check_methods_agree(case: Case) -> None:
-    """The objective's methods agree with each other (no reference involved): ``loss`` and
-    ``gradient`` are ``loss_gradient``'s bits, ``gradient_hessp`` gives ``gradient``'s bits and
-    ``hessp``'s products, the Hessian is symmetric, and its products and diagonal are ``hessp``'s
-    and ``hessian_diag``'s."""
+    """The objective's properties describe its data, and its methods agree with each other (no
+    reference involved): ``loss`` and ``gradient`` are ``loss_gradient``'s bits, ``gradient_hessp``
+    gives ``gradient``'s bits and ``hessp``'s products, the Hessian is symmetric, and its products
+    and diagonal are ``hessp``'s and ``hessian_diag``'s."""
     p = problem(case)
     obj, coef = p.obj, p.coef
+    n_classes = case.n_classes if case.multinomial else 1
+    assert (obj.n_samples, obj.n_features) == p.X.shape
+    assert (obj.n_classes, obj.coef_shape, obj.n_coef) == (n_classes, coef.shape, coef.size)
     loss, grad = obj.loss_gradient(coef)
     assert obj.loss(coef) == loss
     np.testing.assert_array_equal(obj.gradient(coef), grad)

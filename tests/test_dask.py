@@ -1,4 +1,5 @@
-"""fastloss.dask.LinearObjective (contract section 6) against the single-machine objective.
+"""fastloss.dask.LinearObjective (contract section 6) against the single-machine objective, and
+against the NumPy reference by the table's rows (``_comparisons.py``).
 
 The cluster tests share one ``LocalCluster`` of two worker processes (module scope). Values must
 equal ``fastloss.LinearObjective``'s on the same data to 1e-12 relative (measured against the
@@ -14,6 +15,7 @@ import mmap
 
 import numpy as np
 import pytest
+from _comparisons import check, rows
 from conftest import make_problem
 
 pytest.importorskip("dask")
@@ -260,6 +262,13 @@ def test_results_survive_a_worker_restart(client):
 
 
 # --- without a cluster, and out of core --------------------------------------------------------------
+
+@pytest.mark.parametrize("op, case", rows("dask"))
+def test_matches_reference(op, case):
+    """The table's objective rows with the dask executor on the local scheduler (chunks of 700
+    rows): every method against the NumPy reference, as the single-machine objective is."""
+    check(op, case)
+
 
 def test_local_scheduler_matches_single_machine():
     X, y, sw = _problem("multinomial")

@@ -1,98 +1,41 @@
 """``fastloss.kernels`` and the per-sample loss functions called from a user's own ``@njit`` code.
 
 The Newton-CG example (``tests/test_examples.py``) drives the binary objective kernels from one
-``@njit`` function; here the per-sample functions of every binary loss and the pointwise and
-multinomial kernels are called from ``@njit`` code and checked against the NumPy reference.
+``@njit`` function; here the table's kernel rows (``_comparisons.py``) call the per-sample functions
+of every binary loss and the pointwise, CSR and multinomial kernels from ``@njit`` code and check
+them against the NumPy reference; then the loops, the chunk and block sizes, and the Gram kernels
+of the full Hessian at every tile size.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from _comparisons import check, rows
+from conftest import as_format, dense_of
 from numba import njit
 
 from fastloss import losses, reference
 from fastloss.kernels import CSR, prepare
 from fastloss.kernels import multinomial as MK
-from fastloss.kernels import pointwise as PK
 
-BINARY = list(losses.BINARY_LOSSES)
-LOGISTIC = losses.LOSS_IDS["logistic"]  # a global int: compiled code reads it as a constant
+BINARY = losses.BINARY_LOSSES
 
 
-def _njit_per_sample(name):
-    """A user's ``@njit`` loop over the three per-sample functions of loss ``name``."""
-    value = getattr(losses, f"{name}_value")
-    gradient = getattr(losses, f"{name}_gradient")
-    hessian = getattr(losses, f"{name}_hessian")
-
-    @njit
-    def evaluate(y, z):
-        out = np.empty((3, z.size))
-        for i in range(z.size):
-            out[0, i] = value(y[i], z[i])
-            out[1, i] = gradient(y[i], z[i])
-            out[2, i] = hessian(y[i], z[i])
-        return out
-
-    return evaluate
-
-
-@pytest.mark.parametrize("name", BINARY)
-def test_per_sample_functions_from_njit_code_match_the_reference(name):
-    rng = np.random.default_rng(0)
-    z = np.r_[rng.standard_normal(200) * 3, -40.0, -2.0, -1.0, 0.0, 1.0, 2.0, 40.0]
-    y = (rng.random(z.size) < 0.5).astype(np.float64)
-    out = _njit_per_sample(name)(y, z)
-    np.testing.assert_allclose(out[0], reference.point_loss(name, y, z), rtol=1e-13, atol=1e-300)
-    np.testing.assert_allclose(out[1], reference.point_gradient(name, y, z), rtol=1e-13, atol=1e-300)
-    np.testing.assert_allclose(out[2], reference.point_hessian(name, y, z), rtol=1e-12, atol=1e-300)
-
-
-def test_pointwise_and_multinomial_kernels_from_njit_code():
-    """The kernels' documented argument order, driven from compiled code with no Python between."""
-    rng = np.random.default_rng(1)
-    n, d, K = 3000, 6, 4
-    X = rng.standard_normal((n, d))
-    y_class = rng.integers(0, K, n)
-    raw = rng.standard_normal(n)
-    y01 = (rng.random(n) < 0.5).astype(np.float64)
-    sw = np.empty(0)
-    prepare("logistic", ("value_gradient",))  # the loss's loop, which the kernels call by id
-
-    @njit
-    def user_code(X, y_class, raw, y01, sw, coef):
-        loss_out = np.empty(raw.size)
-        grad_out = np.empty(raw.size)
-        total, weight = PK.binary_pointwise(y01, raw, sw, LOGISTIC, loss_out, grad_out, np.empty(0))
-        grad = np.empty(coef.size)
-        proba = np.empty(y_class.size * K)
-        mloss = MK.loss_gradient(X, y_class, sw, coef, True, K, True, grad, proba)
-        Hv = np.empty((1, coef.size))
-        direction = grad / y_class.size  # the mean gradient, as the reference's direction
-        MK.hessp(X, y_class, sw, coef, True, K, proba, direction.reshape((1, coef.size)), Hv)
-        return total, weight, loss_out, grad_out, mloss, grad, Hv[0]
-
-    coef = rng.standard_normal(K * (d + 1)) * 0.3
-    total, weight, loss_out, grad_out, mloss, grad, Hv = user_code(X, y_class, raw, y01, sw, coef)
-    assert weight == n
-    np.testing.assert_allclose(loss_out, reference.point_loss("logistic", y01, raw), rtol=1e-13)
-    np.testing.assert_allclose(grad_out, reference.point_gradient("logistic", y01, raw), rtol=1e-13)
-    np.testing.assert_allclose(total, loss_out.sum(), rtol=1e-13)
-    # The kernels return unnormalized sums without the L2 term: n times the reference's mean.
-    W = coef.reshape(K, d + 1)
-    np.testing.assert_allclose(mloss / n, reference.objective_loss("multinomial", X, y_class, W), rtol=1e-12)
-    g_ref = reference.objective_gradient("multinomial", X, y_class, W).ravel()
-    np.testing.assert_allclose(grad / n, g_ref, rtol=1e-10, atol=1e-14)
-    Hv_ref = reference.objective_hessp("multinomial", X, y_class, W, g_ref.reshape(K, d + 1)).ravel()
-    np.testing.assert_allclose(Hv / n, Hv_ref, rtol=1e-10, atol=1e-14)
+@pytest.mark.parametrize("op, case", rows("kernels"))
+def test_matches_reference(op, case):
+    """The table's kernel rows: each binary loss's per-sample functions, the binary pointwise
+    kernel, the CSR objective kernel (its ``CSR`` built inside @njit code) and the multinomial
+    objective kernels, each driven from a user's @njit code in its documented argument order."""
+    check(op, case)
 
 
 def test_each_loss_and_mode_has_a_loop_of_its_own():
     """Every (loss, mode) loop is compiled under a name of its own: Numba's symbol names do not
     tell apart functions that share one, and a kernel loaded from the cache could then call
     another loss's loop. Each is prepared once; a second prepare compiles nothing."""
-    from fastloss.kernels import _loops, prepare
+    from fastloss.kernels import _loops
 
     assert all(losses.REGISTRY[name].binary for name in BINARY) and not losses.REGISTRY["multinomial"].binary
     for name in BINARY:
@@ -145,44 +88,15 @@ def test_dense_blocks_are_whole_register_tiles():
     assert all(r >= 1 and (r < step or r % step == 0) for r in seen)
 
 
-def test_csr_type_is_built_and_used_inside_njit_code():
-    """``fastloss.kernels.CSR`` is the kernels' sparse format, also when a user's @njit code
-    assembles it; a SciPy matrix's arrays give the Python API's value."""
-    import scipy.sparse as sp
-
-    import fastloss
-    from fastloss.kernels import CSR, linear
-
-    prepare("logistic", ("value_gradient",))
-    X = sp.random(300, 12, density=0.3, format="csr", random_state=1)
-    y = (np.arange(300) % 3 == 0).astype(np.float64)
-    coef = np.linspace(-1, 1, 13)
-
-    @njit
-    def total(data, indices, indptr, n_cols, y, coef, grad):
-        return linear.loss_gradient(CSR(data, indices, indptr, n_cols), y, np.empty(0), coef, True, LOGISTIC,
-                                    True, grad, np.empty(0))
-
-    grad = np.empty(13)
-    value = total(X.data, X.indices, X.indptr, 12, y, coef, grad)
-    obj = fastloss.LinearObjective(X, y)
-    f, g = obj.loss_gradient(coef)
-    assert value / 300 == pytest.approx(f, rel=1e-14)
-    np.testing.assert_allclose(grad / 300, g, rtol=1e-13)
-
-
 # --- the full Hessian's weighted Gram (kernels.linear.weighted_gram, multinomial.hessian) ----
 
 def _as_kernel_matrix(X0, fmt):
-    """``X0`` (float64, dense) in one of the formats a kernel takes: ``C64``, ``F32``, ``CSR32`` ..."""
-    import scipy.sparse as sp
-
-    dtype = np.float32 if fmt.endswith("32") else np.float64
-    X = X0.astype(dtype)
-    if fmt.startswith("CSR"):
-        S = sp.csr_matrix(X)
-        return CSR(S.data, S.indices, S.indptr.astype(S.indices.dtype), X.shape[1]), X.astype(np.float64)
-    return (np.asfortranarray(X) if fmt.startswith("F") else np.ascontiguousarray(X)), X.astype(np.float64)
+    """``X0`` (float64, dense) in one of the formats a kernel takes (``conftest.FORMATS``: ``C64``,
+    ``F32``, ``CSR32`` ...), and the float64 dense matrix of its values."""
+    X = as_format(X0, fmt)
+    if sp.issparse(X):
+        return CSR(X.data, X.indices, X.indptr, X.shape[1]), dense_of(X)
+    return X, dense_of(X)
 
 
 def _gram_reference(Xd, h, fit_intercept):

@@ -1,4 +1,5 @@
-"""fastloss.metrics.log_loss against sklearn.metrics.log_loss (scikit-learn 1.9) and a plain reference.
+"""fastloss.metrics.log_loss against sklearn.metrics.log_loss (scikit-learn 1.9) and a plain reference
+(the metric's rows of the table in ``_comparisons.py``, which holds that reference).
 
 Every comparison calls both functions on the same arguments: where scikit-learn raises
 ``ValueError``, fastloss must too; otherwise the values agree to ``rtol=1e-12`` (float64 input) or
@@ -8,12 +9,12 @@ float64).
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numba
 import numpy as np
 import pytest
+from _comparisons import check, random_proba, reference_log_loss, rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,25 +59,6 @@ def assert_same_as_sklearn(y_true, y_pred, **kwargs):
     return got
 
 
-def reference_log_loss(class_index, proba, weights=None, normalize=True):
-    """Plain NumPy: clip with eps of the dtype, -log in the dtype, exact (fsum) float64 sum."""
-    proba = np.asarray(proba)
-    eps = np.finfo(proba.dtype).eps
-    if proba.ndim == 1:
-        proba = np.stack([1 - proba, proba], axis=1)
-    p = np.clip(proba[np.arange(proba.shape[0]), class_index], eps, 1 - eps)
-    losses = -np.log(p).astype(np.float64)
-    w = np.ones_like(losses) if weights is None else np.asarray(weights, dtype=np.float64)
-    total = math.fsum(losses * w)
-    return total / math.fsum(w) if normalize else total
-
-
-def random_proba(rng, n, n_classes, dtype=np.float64):
-    proba = rng.random((n, n_classes)) + 1e-3
-    proba /= proba.sum(axis=1, keepdims=True)
-    return proba.astype(dtype)
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(20260101)
@@ -87,38 +69,13 @@ def rng():
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("normalize", [True, False])
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("layout", ["1d", "n_by_1", "n_by_2"])
-def test_binary(rng, layout, dtype, weighted, normalize):
-    n = 3001
-    y_true = rng.integers(0, 2, n)
-    positive = rng.random(n).astype(dtype)
-    y_pred = {
-        "1d": positive,
-        "n_by_1": positive[:, None],
-        "n_by_2": np.stack([1 - positive, positive], axis=1),
-    }[layout]
-    sample_weight = rng.random(n) * 3 if weighted else None
-    got = assert_same_as_sklearn(
-        y_true, y_pred, normalize=normalize, sample_weight=sample_weight
-    )
-    expected = reference_log_loss(y_true, y_pred.reshape(n, -1).squeeze(), sample_weight, normalize)
-    np.testing.assert_allclose(got, expected, rtol=1e-13 if dtype == np.float64 else 1e-6)
-
-
-@pytest.mark.parametrize("normalize", [True, False])
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_multiclass(rng, dtype, weighted, normalize):
-    n, n_classes = 5000, 7
-    y_true = rng.integers(0, n_classes, n)
-    y_pred = random_proba(rng, n, n_classes, dtype)
-    sample_weight = rng.integers(0, 4, n) if weighted else None
-    got = assert_same_as_sklearn(y_true, y_pred, normalize=normalize, sample_weight=sample_weight)
-    expected = reference_log_loss(y_true, y_pred, sample_weight, normalize)
-    np.testing.assert_allclose(got, expected, rtol=1e-13 if dtype == np.float64 else 1e-6)
+@pytest.mark.parametrize("op, case", rows("metric"))
+def test_matches_reference_and_sklearn(op, case):
+    """The table's metric rows: binary probabilities as (n,), (n, 1) and (n, 2), and 7 classes, in
+    float64 and float32, with and without weights, normalized or summed; no warning on either side."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        check(op, case)
 
 
 def test_sklearn_docstring_example():

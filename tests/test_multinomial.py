@@ -1,21 +1,22 @@
-"""The multinomial loss: LinearObjective and get_loss("multinomial") against the NumPy reference,
-scikit-learn, finite differences and themselves.
+"""The multinomial loss: LinearObjective and get_loss("multinomial") against the NumPy reference
+and scikit-learn (the table's rows, ``_comparisons.py``), finite differences, closed forms at
+extreme scores, and themselves.
 
 Compile budget: every (kernel, dtype, layout) combination compiles once (a few seconds each on a
-cold cache), so all tests share the same few data sets and the cross-product of formats is spread
-over the cases so that each format meets each kernel once.
+cold cache), so all tests share the same few data sets; the Hessian-vector kernels are not run on
+float32 CSR (the table's ``applies``).
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 
+import conftest
 import numpy as np
 import pytest
-import scipy.sparse as sp
-from conftest import TWO_THREADS, central_difference
+from _comparisons import CASES, check, check_methods_agree, rows
+from conftest import TWO_THREADS, as_format, central_difference
 
 import fastloss
 from fastloss import reference as R
@@ -23,14 +24,6 @@ from fastloss.kernels import multinomial as MK
 
 N, D = 2500, 5  # 2500 rows: several reduction chunks (MIN_CHUNK_ROWS = 1024) and cache blocks
 MN = "multinomial"
-
-# float32/float64 x C/F/CSR: loss_gradient runs on all six. Each further kernel compiles once per
-# format (seconds each), so hessp / hessian_diag run on one format per layout and per dtype, and
-# hessian() (a serial driver around a format-independent parallel kernel) on one dense and one
-# sparse format.
-FORMATS = ("C64", "CSR64", "F32", "C32", "F64", "CSR32")
-ONE_PASS_FORMATS = ("C64", "CSR64", "F32")
-HESSIAN_FORMATS = ("C64", "CSR64")
 
 
 @functools.cache
@@ -43,84 +36,29 @@ def dataset(K, seed=0):
     return X, y, sw
 
 
-def as_format(X, fmt):
-    dtype = np.float32 if fmt.endswith("32") else np.float64
-    if fmt.startswith("CSR"):
-        return sp.csr_matrix(X.astype(dtype))
-    if fmt.startswith("F"):
-        return np.asfortranarray(X, dtype=dtype)
-    return np.ascontiguousarray(X, dtype=dtype)
-
-
 def coef_for(obj, seed=1, scale=0.5):
-    return np.random.default_rng(seed).standard_normal(obj.coef_shape) * scale
-
-
-def _ref(kw):
-    return {k: v for k, v in kw.items() if k in ("l2", "fit_intercept", "sample_weight", "n_classes")}
+    return conftest.coef_for(obj, seed=seed, scale=scale)
 
 
 TOL = dict(rtol=1e-10, atol=1e-12)
 
 
 # --------------------------------------------------------------------------------------------
-# The objective against the reference
+# Against the reference: the table's multinomial rows
 # --------------------------------------------------------------------------------------------
 
-# Each format meets every K, intercept, weighting and l2 value (a covering design, not the full
-# product: the compile cost is per format, the run time per case).
-GRID = [
-    (fmt, K, fit_intercept, weighted, l2)
-    for fmt in FORMATS
-    for (K, fit_intercept, weighted, l2) in [(2, True, False, 0.0), (3, False, True, 0.3),
-                                             (7, True, True, 0.3), (3, True, False, 0.0)]
-] + [("C64", K, fi, w, l2) for K, fi, w, l2 in itertools.product([2, 7], [True, False], [True, False], [0.0, 0.3])
-     if (K, fi, w, l2) not in [(2, True, False, 0.0), (7, True, True, 0.3)]]
+@pytest.mark.parametrize("op, case", rows("multinomial"))
+def test_matches_reference(op, case):
+    """Every objective method on every dense format and float32 CSR (CSR64 is in test_sparse's
+    rows) with and without intercept, weights and L2, with 2, 3 and 7 classes, and on wide X (the
+    tiled dense kernels); the pointwise API and kernel, also against scikit-learn."""
+    check(op, case)
 
 
-@pytest.mark.parametrize("fmt,K,fit_intercept,weighted,l2", GRID)
-def test_objective_matches_reference(fmt, K, fit_intercept, weighted, l2):
-    X0, y, sw = dataset(K)
-    X = as_format(X0, fmt)
-    kw = dict(l2=l2, fit_intercept=fit_intercept, sample_weight=sw if weighted else None)
-    obj = fastloss.LinearObjective(X, y, MN, **kw)
-    assert obj.n_classes == K and obj.coef_shape == (K, D + fit_intercept)
-    coef = coef_for(obj)
-    rkw = _ref(kw)
-
-    loss, grad = obj.loss_gradient(coef)
-    np.testing.assert_allclose(loss, R.objective_loss(MN, X, y, coef, **rkw), **TOL)
-    assert obj.loss(coef) == loss
-    np.testing.assert_allclose(grad, R.objective_gradient(MN, X, y, coef, **rkw), **TOL)
-    assert grad.shape == coef.shape
-    np.testing.assert_array_equal(obj.gradient(coef), grad)
-
-    if fmt not in ONE_PASS_FORMATS:
-        return
-    v = np.random.default_rng(5).standard_normal(obj.coef_shape)
-    hv = obj.hessp(coef, v)
-    assert hv.shape == coef.shape
-    np.testing.assert_allclose(hv, R.objective_hessp(MN, X, y, coef, v, **rkw), **TOL)
-    g2, hessp = obj.gradient_hessp(coef)
-    np.testing.assert_array_equal(g2, grad)
-    np.testing.assert_allclose(hessp(v), hv, rtol=1e-12, atol=1e-14)
-    V = np.random.default_rng(6).standard_normal((obj.n_coef, 3))
-    HV = obj.hessp(coef, V)
-    assert HV.shape == (obj.n_coef, 3)
-    np.testing.assert_allclose(HV, R.objective_hessp(MN, X, y, coef, V, **rkw), **TOL)
-    np.testing.assert_allclose(hessp(V), HV, rtol=1e-12, atol=1e-14)
-
-    diag = obj.hessian_diag(coef)
-    assert diag.shape == coef.shape
-    np.testing.assert_allclose(diag, R.objective_hessian_diag(MN, X, y, coef, **rkw), **TOL)
-
-    if fmt not in HESSIAN_FORMATS:
-        return
-    H = obj.hessian(coef)
-    np.testing.assert_allclose(H, R.objective_hessian(MN, X, y, coef, **rkw), **TOL)
-    np.testing.assert_array_equal(H, H.T)
-    np.testing.assert_allclose(H @ V, HV, rtol=1e-11, atol=1e-13)
-    np.testing.assert_allclose(np.diag(H), diag.reshape(-1), rtol=1e-11, atol=1e-14)
+@pytest.mark.parametrize("case", [c for c in CASES["multinomial"] if c.api == "objective" and c.fmt != "CSR32"],
+                         ids=lambda c: c.id)
+def test_methods_agree_with_each_other(case):
+    check_methods_agree(case)
 
 
 @pytest.mark.parametrize("flat", [False, True])
@@ -252,47 +190,10 @@ def _raw(n=2000, K=4, seed=9, scale=3.0):
     return rng.standard_normal((n, K)) * scale, rng.integers(0, K, n), rng.uniform(0.1, 2.0, n)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_pointwise_kernel_matches_reference_and_sklearn(dtype):
-    from sklearn._loss.loss import HalfMultinomialLoss
-
-    raw64, y, sw = _raw()
-    raw = raw64.astype(dtype)
-    n, K = raw.shape
-    loss, grad, hess = np.empty(n, dtype), np.empty((n, K), dtype), np.empty((n, K), dtype)
-    loss_sum, weight_sum = MK.pointwise(y, raw, sw, loss, grad, hess)
-    rtol = 1e-13 if dtype == np.float64 else 2e-7
-    r = raw.astype(np.float64)
-    np.testing.assert_allclose(loss, sw * R.point_loss(MN, y, r), rtol=rtol)
-    np.testing.assert_allclose(grad, sw[:, None] * R.point_gradient(MN, y, r), rtol=rtol, atol=1e-300)
-    np.testing.assert_allclose(hess, sw[:, None] * R.point_hessian(MN, y, r), rtol=rtol, atol=1e-300)
-    np.testing.assert_allclose(loss_sum, np.sum(sw * R.point_loss(MN, y, r)), rtol=1e-13)
-    np.testing.assert_allclose(weight_sum, np.sum(sw), rtol=1e-14)
-
-    sk = HalfMultinomialLoss(n_classes=K)
-    yf = y.astype(dtype)
-    tol = dict(rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-12 if dtype == np.float64 else 1e-6)
-    np.testing.assert_allclose(loss, sk.loss(yf, raw, sample_weight=sw.astype(dtype)), **tol)
-    sk_grad, sk_hess = sk.gradient_hessian(yf, raw, sample_weight=sw.astype(dtype))
-    np.testing.assert_allclose(grad, sk_grad, **tol)
-    np.testing.assert_allclose(hess, sk_hess, **tol)
-
-
-def test_pointwise_api():
-    # (get_loss's other methods pass other combinations of empty outputs: each compiles anew)
-    L = fastloss.get_loss(MN)
+def test_pointwise_mean_loss_is_the_same_at_any_thread_count():
     raw, y, sw = _raw()
-    grad, hess = L.gradient_hessian(y, raw, sample_weight=sw)
-    assert grad.shape == raw.shape and hess.shape == raw.shape
-    np.testing.assert_allclose(grad, sw[:, None] * R.point_gradient(MN, y, raw), rtol=1e-13, atol=1e-300)
-    np.testing.assert_allclose(hess, sw[:, None] * R.point_hessian(MN, y, raw), rtol=1e-13, atol=1e-300)
-    loss = L.loss(y, raw, sample_weight=sw)
-    assert loss.shape == (raw.shape[0],)
-    np.testing.assert_allclose(loss, sw * R.point_loss(MN, y, raw), rtol=1e-13)
-    mean = L.mean_loss(y, raw, sample_weight=sw)
-    np.testing.assert_allclose(mean, R.mean_loss(MN, y, raw, sample_weight=sw), rtol=1e-13)
-    assert L.mean_loss(y, raw, sample_weight=sw, n_threads=1) == mean
-    np.testing.assert_allclose(L.mean_loss(y, raw), np.mean(R.point_loss(MN, y, raw)), rtol=1e-13)
+    L = fastloss.get_loss(MN)
+    assert L.mean_loss(y, raw, sample_weight=sw, n_threads=1) == L.mean_loss(y, raw, sample_weight=sw)
 
 
 def test_pointwise_extreme_scores():
@@ -462,34 +363,3 @@ def test_rows_axpy_row_groups_edges():
                     axpy(X, a, b, G, OUT)
                     np.testing.assert_allclose(OUT[:, :d], expected[:, :d], rtol=1e-12, atol=1e-12)
                     np.testing.assert_array_equal(OUT[:, d], expected[:, d])
-
-
-@pytest.mark.parametrize("fmt", ["C64", "C32", "F64"])
-@pytest.mark.parametrize("K", [2, 5, 10])
-def test_wide_tiles_match_reference(fmt, K):
-    """d >= 8 (the tiled C kernels; the other tests use d = 5), weighted, with intercept: loss,
-    gradient, hessp (uncached, and cached probabilities via gradient_hessp, two directions) and
-    the Hessian diagonal against the reference."""
-    rng = np.random.default_rng(13)
-    n, d = 3000, 19
-    X0 = rng.standard_normal((n, d))
-    y = rng.integers(0, K, n)
-    sw = rng.uniform(0.1, 2.0, n)
-    X = as_format(X0, fmt)
-    Xr = X.astype(np.float64)
-    kw = dict(n_classes=K, l2=0.2, sample_weight=sw)
-    obj = fastloss.LinearObjective(X, y, MN, **kw)
-    coef = coef_for(obj, scale=0.3)
-    loss, grad = obj.loss_gradient(coef)
-    rtol = 1e-6 if fmt.endswith("32") else 1e-10
-    tol = dict(rtol=rtol, atol=rtol * 1e-2)
-    np.testing.assert_allclose(loss, R.objective_loss(MN, Xr, y, coef, **kw), **tol)
-    np.testing.assert_allclose(grad, R.objective_gradient(MN, Xr, y, coef, **kw), **tol)
-    V = rng.standard_normal((2,) + obj.coef_shape)
-    H = R.objective_hessian(MN, Xr, y, coef, **kw)
-    g, hessp = obj.gradient_hessp(coef)
-    for v in V:
-        expected = (H @ v.ravel()).reshape(v.shape)
-        np.testing.assert_allclose(obj.hessp(coef, v), expected, **tol)
-        np.testing.assert_allclose(hessp(v), expected, **tol)
-    np.testing.assert_allclose(obj.hessian_diag(coef), np.diag(H).reshape(coef.shape), **tol)

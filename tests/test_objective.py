@@ -1,11 +1,11 @@
-"""LinearObjective (contract section 3) against the NumPy reference, finite differences and itself."""
+"""LinearObjective (contract section 3) on dense X: against the NumPy reference (the rows of the
+table in ``_comparisons.py``), finite differences and itself."""
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
+from _comparisons import CASES, check, check_methods_agree, rows
 from conftest import TWO_THREADS, central_difference, coef_for, make_problem
 
 import fastloss
@@ -14,60 +14,16 @@ from fastloss import reference as R
 BINARY = fastloss.reference.BINARY_LOSSES
 
 
-def _ref_kwargs(obj_kwargs):
-    return {k: v for k, v in obj_kwargs.items() if k in ("l2", "fit_intercept", "sample_weight", "n_classes")}
+# --- against the reference: the table's objective rows (every method x binary loss x dense format)
+
+@pytest.mark.parametrize("op, case", rows("objective"))
+def test_matches_reference(op, case):
+    check(op, case)
 
 
-def _rtol(dtype):
-    # float32 X is read as float32 by both: the reference upcasts the same float32 values, so the
-    # only difference is summation order.
-    return 1e-10
-
-
-# The cross-product of the contract: dtype x layout x intercept x weights x l2 x threads.
-GRID = list(itertools.product([np.float64, np.float32], ["C", "F"], [True, False], [False, True], [0.0, 0.7], [1, 2]))
-
-
-@pytest.mark.parametrize("dtype,order,fit_intercept,weighted,l2,n_threads", GRID)
-def test_logistic_every_method_matches_reference(dtype, order, fit_intercept, weighted, l2, n_threads):
-    X, y, sw = make_problem(dtype=dtype, order=order)
-    kw = dict(l2=l2, fit_intercept=fit_intercept, sample_weight=sw if weighted else None)
-    obj = fastloss.LinearObjective(X, y, "logistic", n_threads=n_threads, **kw)
-    coef = coef_for(obj)
-    tol = dict(rtol=_rtol(dtype), atol=1e-13)
-    loss, grad = obj.loss_gradient(coef)
-    np.testing.assert_allclose(loss, R.objective_loss("logistic", X, y, coef, **kw), **tol)
-    np.testing.assert_allclose(obj.loss(coef), loss, rtol=0, atol=0)
-    np.testing.assert_allclose(grad, R.objective_gradient("logistic", X, y, coef, **kw), **tol)
-    np.testing.assert_array_equal(obj.gradient(coef), grad)
-    v = np.random.default_rng(5).standard_normal(obj.n_coef)
-    hv = obj.hessp(coef, v)
-    np.testing.assert_allclose(hv, R.objective_hessp("logistic", X, y, coef, v, **kw), **tol)
-    g2, hessp = obj.gradient_hessp(coef)
-    np.testing.assert_array_equal(g2, grad)
-    np.testing.assert_allclose(hessp(v), hv, rtol=1e-12, atol=1e-14)
-    H = obj.hessian(coef)
-    np.testing.assert_allclose(H, R.objective_hessian("logistic", X, y, coef, **kw), **tol)
-    np.testing.assert_allclose(obj.hessian_diag(coef), np.diag(H), rtol=1e-12, atol=1e-14)
-
-
-@pytest.mark.parametrize("loss", BINARY)
-@pytest.mark.parametrize("dtype,order", [(np.float64, "C"), (np.float32, "F")])
-def test_every_binary_loss_matches_reference(loss, dtype, order):
-    X, y, sw = make_problem(dtype=dtype, order=order, labels="pm1")
-    kw = dict(l2=0.25, fit_intercept=True, sample_weight=sw)
-    obj = fastloss.LinearObjective(X, y, loss, **kw)
-    coef = coef_for(obj, scale=0.5)
-    tol = dict(rtol=1e-10, atol=1e-12)
-    loss_value, grad = obj.loss_gradient(coef)
-    np.testing.assert_allclose(loss_value, R.objective_loss(loss, X, y, coef, **kw), **tol)
-    np.testing.assert_allclose(grad, R.objective_gradient(loss, X, y, coef, **kw), **tol)
-    V = np.random.default_rng(3).standard_normal((obj.n_coef, 3))
-    np.testing.assert_allclose(obj.hessp(coef, V), R.objective_hessp(loss, X, y, coef, V, **kw), **tol)
-    H = obj.hessian(coef)
-    np.testing.assert_allclose(H, R.objective_hessian(loss, X, y, coef, **kw), **tol)
-    np.testing.assert_allclose(obj.hessian_diag(coef), R.objective_hessian_diag(loss, X, y, coef, **kw), **tol)
-    np.testing.assert_allclose(H, H.T, rtol=0, atol=0)
+@pytest.mark.parametrize("case", [c for c in CASES["objective"] if c.loss == "logistic"], ids=lambda c: c.id)
+def test_methods_agree_with_each_other(case):
+    check_methods_agree(case)
 
 
 @pytest.mark.parametrize("loss", ["logistic", "exponential", "square", "savage", "tangent"])
@@ -206,16 +162,6 @@ def test_conversions_of_other_inputs(problem):
     # labels as bool and as {-1, +1} are the same problem
     assert ref.loss(coef) == fastloss.LinearObjective(X, y.astype(bool)).loss(coef)
     assert ref.loss(coef) == fastloss.LinearObjective(X, 2 * y - 1).loss(coef)
-
-
-def test_soft_labels_logistic(problem):
-    X, _, _ = problem
-    p = np.random.default_rng(0).random(len(X))
-    obj = fastloss.LinearObjective(X, p, "logistic")
-    coef = coef_for(obj)
-    np.testing.assert_allclose(obj.loss(coef), R.objective_loss("logistic", X, p, coef), rtol=1e-12)
-    np.testing.assert_allclose(obj.gradient(coef), R.objective_gradient("logistic", X, p, coef), rtol=1e-10,
-                               atol=1e-14)
 
 
 def test_one_row_and_one_feature():

@@ -1,27 +1,21 @@
-"""The pointwise API (contract section 2) against mpmath, the reference and scikit-learn."""
+"""The pointwise API (contract section 2) against mpmath, the reference and scikit-learn (the
+table's rows, ``_comparisons.py``), its documented ranges, and itself."""
 
 from __future__ import annotations
 
 import mpmath as mp
 import numpy as np
 import pytest
-from conftest import TWO_THREADS
+from _comparisons import check, rows
+from conftest import TWO_THREADS, exact_in_score
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastloss
-from fastloss import losses
 from fastloss import reference as R
 
 BINARY = fastloss.reference.BINARY_LOSSES
 mp.mp.prec = 300  # enough for exp(+-1e308)-sized arguments to be exact where it matters
-
-
-def _exact(loss, s, z):
-    """(value, d/dz, d2/dz2) in mpmath for label sign ``s`` and raw score ``z``, from the
-    loss's exact formula in the registry (derivatives in the margin ``m = s z``)."""
-    value, d1, d2 = losses.REGISTRY[loss].mpmath(mp, mp.mpf(s) * mp.mpf(z))
-    return value, s * d1, d2
 
 
 TINY = np.finfo(np.float64).tiny
@@ -54,7 +48,7 @@ def test_binary_losses_exact_at_extreme_and_tail_values(loss, label):
     np.testing.assert_array_equal(g2, grad)
     s = 2 * label - 1
     for i, z in enumerate(Z_EXTREME):
-        ev, eg, eh = _exact(loss, s, z)
+        ev, eg, eh = exact_in_score(loss, mp, s, z)
         if loss == "tangent" and 0.4 < s * z < 0.7:
             continue  # the loss has a double root at m = tan(1/2): relative accuracy is not defined there
         _assert_close_to_exact(value[i], ev, f"{loss} value y={label} z={z}")
@@ -81,54 +75,11 @@ def test_kink_conventions(loss, m, grad, hess):
     assert (g[0], h[0]) == (grad, hess)
 
 
-@pytest.mark.parametrize("loss", BINARY)
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_every_method_matches_reference(loss, dtype):
-    rng = np.random.default_rng(0)
-    n = 2500
-    y = (rng.random(n) < 0.5).astype(int)
-    raw = (rng.standard_normal(n) * 3).astype(dtype)
-    sw = rng.uniform(0, 2, n)
-    L = fastloss.get_loss(loss)
-    r64 = raw.astype(np.float64)
-    exp_loss = R.point_loss(loss, y, r64)
-    exp_grad = R.point_gradient(loss, y, r64)
-    exp_hess = R.point_hessian(loss, y, r64)
-    tol = dict(rtol=1e-13 if dtype == np.float64 else 1e-6, atol=1e-14 if dtype == np.float64 else 1e-6)
-    out = L.loss(y, raw)
-    assert out.dtype == dtype and out.shape == (n,)
-    np.testing.assert_allclose(out, exp_loss, **tol)
-    np.testing.assert_allclose(L.loss(y, raw, sample_weight=sw), sw * exp_loss, **tol)
-    np.testing.assert_allclose(L.gradient(y, raw, sample_weight=sw), sw * exp_grad, **tol)
-    lo, gr = L.loss_gradient(y, raw[:, None])
-    np.testing.assert_allclose(lo, exp_loss, **tol)
-    np.testing.assert_allclose(gr, exp_grad, **tol)
-    gr, he = L.gradient_hessian(y, raw, sample_weight=sw)
-    assert gr.dtype == he.dtype == dtype
-    np.testing.assert_allclose(he, sw * exp_hess, **tol)
-    np.testing.assert_allclose(L.mean_loss(y, raw), np.mean(exp_loss), rtol=1e-12 if dtype == np.float64 else 1e-6)
-    np.testing.assert_allclose(L.mean_loss(y, raw, sample_weight=sw), R.mean_loss(loss, y, r64, sw),
-                               rtol=1e-12 if dtype == np.float64 else 1e-6)
-
-
-def test_logistic_matches_sklearn_half_binomial():
-    from sklearn._loss.loss import HalfBinomialLoss
-
-    rng = np.random.default_rng(1)
-    n = 4000
-    y = (rng.random(n) < 0.3).astype(np.float64)
-    raw = rng.standard_normal(n) * 4
-    sw = rng.uniform(0.5, 1.5, n)
-    sk = HalfBinomialLoss()
-    L = fastloss.get_loss("log_loss")
-    lo, gr = L.loss_gradient(y, raw, sample_weight=sw)
-    sk_lo, sk_gr = sk.loss_gradient(y, raw, sample_weight=sw)
-    np.testing.assert_allclose(lo, sk_lo, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(gr, sk_gr, rtol=1e-13, atol=1e-15)
-    gr, he = L.gradient_hessian(y, raw, sample_weight=sw)
-    sk_gr, sk_he = sk.gradient_hessian(y, raw, sample_weight=sw)
-    np.testing.assert_allclose(he, sk_he, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(L.mean_loss(y, raw, sw), np.average(sk.loss(y, raw), weights=sw), rtol=1e-13)
+@pytest.mark.parametrize("op, case", rows("pointwise"))
+def test_matches_reference(op, case):
+    """The table's pointwise rows: every method of every binary loss, float64 and float32 scores,
+    with and without weights, soft labels; logistic also against scikit-learn's HalfBinomialLoss."""
+    check(op, case)
 
 
 def test_out_buffers_and_errors():

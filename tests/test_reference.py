@@ -11,7 +11,7 @@ import mpmath
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import central_difference
+from conftest import central_difference, exact_in_margin
 from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
 from sklearn.linear_model._linear_loss import LinearModelLoss
 
@@ -30,7 +30,7 @@ SMOOTH_LOSSES = ("logistic", "exponential", "square", "savage", "tangent", "mult
 
 def mp_phi(name: str, m):
     """Loss of margin ``m`` (an mpf): the exact formula declared with the loss."""
-    return losses.REGISTRY[name].mpmath(mpmath, m)[0]
+    return exact_in_margin(name, mpmath, m)[0]
 
 
 def mp_multinomial(z_row, k):

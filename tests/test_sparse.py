@@ -1,27 +1,28 @@
 """Sparse ``X``: a SciPy sparse matrix or array works wherever a dense one does (contract section 3).
 
-Every ``LinearObjective`` method on a CSR ``X`` is compared with the same method on the dense
-copy of the same matrix, with the NumPy oracle ``fastloss.reference`` and with scikit-learn's
-``LinearModelLoss`` (same CSR input). The matrices are made awkward on purpose: empty rows
-(first and last among them), explicit zeros, unsorted column indices, duplicate entries (which
-count as their sum), entries past ``indptr[-1]``. Then: other formats, shapes and dtypes;
-finite differences; bitwise determinism across thread counts, on a balanced-by-non-zeros chunk
-split and on a 2,000,000-feature matrix whose chunk count the memory budget lowers; invalid
-structures (``ValueError`` naming the problem, never a crash); and the caller's matrix is
-neither copied nor modified.
+Every ``LinearObjective`` method on an awkward CSR ``X`` (empty rows, first and last among them,
+explicit zeros, unsorted column indices, duplicate entries that count as their sum) is compared
+with the NumPy oracle ``fastloss.reference`` by the table's rows (``_comparisons.py``), for every
+loss, and with scikit-learn's ``LinearModelLoss`` (same CSR input). Then: the same methods on the
+dense copy of awkward structures (sorted or not, long rows with repeats, entries past
+``indptr[-1]``), other formats, shapes and dtypes; finite differences; bitwise determinism across
+thread counts, on a balanced-by-non-zeros chunk split and on a 2,000,000-feature matrix whose chunk
+count the memory budget lowers; invalid structures (``ValueError`` naming the problem, never a
+crash); and the caller's matrix is neither copied nor modified.
 
 Compile time: each (data dtype, index dtype) pair compiles every kernel once, so only two
-pairs are used (float64/int32, SciPy's default, and float32/int64, marked ``slow``), and
-float32 results are compared with the float64 dense kernels on the same (exactly upcast)
-values. Read-only CSR arrays are a further Numba type: that case is ``slow`` too.
+pairs are used (float64/int32, SciPy's default, and float32/int64, marked ``slow``). Read-only
+CSR arrays are a further Numba type: that case is ``slow`` too.
 """
 
 from __future__ import annotations
 
+import conftest
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import TWO_THREADS
+from _comparisons import CASES, check, check_methods_agree, rows
+from conftest import TWO_THREADS, awkward_csr, central_difference, dense_of, directions
 from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
 from sklearn.linear_model._linear_loss import LinearModelLoss
 
@@ -29,7 +30,6 @@ from fastloss import LinearObjective
 from fastloss import reference as ref
 from fastloss._config import PARTIAL_BUDGET_BYTES
 
-LOSSES = ("logistic", "squared_hinge", "modified_huber", "tangent", "multinomial")
 #: (data dtype, index dtype): SciPy's default, and the other dtype of each. The second pair
 #: compiles every binary kernel once more (about a minute cold), hence ``slow``.
 COMBOS = (
@@ -40,46 +40,8 @@ K = 3  # classes of the multinomial cases
 
 
 # --------------------------------------------------------------------------------------------
-# Data
+# Data (``awkward_csr`` and ``dense_of`` are in conftest: the table's CSR cases use them too)
 # --------------------------------------------------------------------------------------------
-
-def awkward_csr(n=61, d=7, dtype=np.float64, index_dtype=np.int32, seed=0, *, canonical=False):
-    """A CSR matrix with empty rows (first, last, and some between), explicit zeros and, unless
-    ``canonical``, unsorted column indices and duplicate entries; built from its arrays, so that
-    SciPy neither sorts nor sums anything."""
-    rng = np.random.default_rng(seed)
-    rows_data, rows_cols = [], []
-    for i in range(n):
-        if i in (0, n - 1) or i % 9 == 4:
-            length = 0
-        else:
-            length = int(rng.integers(1, d + 1))
-        cols = np.sort(rng.choice(d, size=length, replace=False))
-        vals = rng.normal(size=length)
-        if length and i % 5 == 1:
-            vals[0] = 0.0  # explicit zero
-        if not canonical and length >= 2:
-            if i % 3 == 0:
-                cols, vals = cols[::-1], vals[::-1]  # unsorted
-            if i % 4 == 2:  # a duplicate of the first entry, stored last
-                cols = np.append(cols, cols[0])
-                vals = np.append(vals, rng.normal())
-        rows_cols.append(cols)
-        rows_data.append(vals)
-    indptr = np.concatenate([[0], np.cumsum([len(c) for c in rows_cols])]).astype(index_dtype)
-    data = np.concatenate(rows_data).astype(dtype)
-    indices = np.concatenate(rows_cols).astype(index_dtype)
-    X = sp.csr_matrix((n, d), dtype=dtype)
-    X.data, X.indices, X.indptr = data, indices, indptr  # SciPy's constructor would downcast int64
-    # The empty matrix's cached flags say "canonical"; SciPy's conversions trust them.
-    X.has_sorted_indices = X.has_canonical_format = all(np.all(np.diff(c) > 0) for c in rows_cols)
-    return X
-
-
-def dense_of(X) -> np.ndarray:
-    """The dense float64 matrix that ``X`` stands for (duplicates summed in float64)."""
-    return X.astype(np.float64).toarray()
-
 
 def labels(name, n, seed=1):
     rng = np.random.default_rng(seed)
@@ -87,7 +49,7 @@ def labels(name, n, seed=1):
 
 
 def coef_for(obj, seed=2, scale=0.8):
-    return np.random.default_rng(seed).normal(scale=scale, size=obj.coef_shape)
+    return conftest.coef_for(obj, seed=seed, scale=scale)
 
 
 def close(actual, expected, rtol=1e-12):
@@ -130,55 +92,22 @@ def all_methods(obj, coef, V):
     return out
 
 
-def directions(obj, k=3, seed=3):
-    return np.random.default_rng(seed).normal(size=(obj.n_coef, k))
-
-
 # --------------------------------------------------------------------------------------------
 # Sparse == dense == reference == scikit-learn
 # --------------------------------------------------------------------------------------------
 
-# Multinomial runs on the first (data, index) pair only: the second would compile its kernels
-# once more (compile time), and the multinomial module covers float32 separately.
-LOSS_COMBOS = [
-    pytest.param(name, *combo.values, id=f"{name}-{combo.id}", marks=combo.marks)
-    for name in LOSSES for i, combo in enumerate(COMBOS) if name != "multinomial" or i == 0
-]
+@pytest.mark.parametrize("op, case", rows("sparse"))
+def test_matches_reference(op, case):
+    """The table's objective rows on awkward CSR matrices (every binary loss, both (data, index)
+    dtype pairs, the multinomial loss on the first); the dense formats' rows are the same
+    comparisons, so CSR agrees with dense through the reference."""
+    check(op, case)
 
 
-@pytest.mark.parametrize("name, dtype, index_dtype", LOSS_COMBOS)
-@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no-intercept"])
-@pytest.mark.parametrize("weighted_l2", [False, True], ids=["plain", "sw-l2"])
-def test_every_method_matches_dense_and_reference(name, dtype, index_dtype, fit_intercept, weighted_l2):
-    X = awkward_csr(dtype=dtype, index_dtype=index_dtype)
-    n = X.shape[0]
-    y = labels(name, n)
-    rng = np.random.default_rng(4)
-    sw = rng.uniform(0.1, 3.0, size=n) if weighted_l2 else None
-    l2 = 0.3 if weighted_l2 else 0.0
-    kw = dict(l2=l2, fit_intercept=fit_intercept, sample_weight=sw)
-    snap = snapshot(X)
-
-    obj = LinearObjective(X, y, name, **kw)
-    dense = LinearObjective(dense_of(X), y, name, **kw)
-    assert (obj.n_samples, obj.n_features, obj.coef_shape) == (dense.n_samples, dense.n_features, dense.coef_shape)
-    coef = coef_for(obj)
-    V = directions(obj)
-    got, want = all_methods(obj, coef, V), all_methods(dense, coef, V)
-    for key in want:
-        assert np.shape(got[key]) == np.shape(want[key]), key
-        close(got[key], want[key])
-
-    # The oracle, on a canonical float64 copy (it is the oracle, not what is tested here).
-    Xr = X.astype(np.float64, copy=True)
-    Xr.sum_duplicates()
-    rkw = dict(kw, n_classes=K if name == "multinomial" else None)
-    close(got["loss"], ref.objective_loss(name, Xr, y, coef, **rkw), rtol=1e-11)
-    close(got["gradient"], ref.objective_gradient(name, Xr, y, coef, **rkw), rtol=1e-11)
-    close(got["hessp.2d"], ref.objective_hessp(name, Xr, y, coef, V, **rkw), rtol=1e-11)
-    close(got["hessian_diag"], ref.objective_hessian_diag(name, Xr, y, coef, **rkw), rtol=1e-11)
-    close(got["hessian"], ref.objective_hessian(name, Xr, y, coef, **rkw), rtol=1e-11)
-    assert_untouched(snap)
+@pytest.mark.parametrize("case", [c for c in CASES["sparse"] if c.loss in ("logistic", "multinomial")],
+                         ids=lambda c: c.id)
+def test_methods_agree_with_each_other(case):
+    check_methods_agree(case)
 
 
 @pytest.mark.parametrize("name", ["logistic", "multinomial"])
@@ -435,12 +364,9 @@ def test_finite_differences(name):
     coef = coef_for(obj, seed=18, scale=0.5).ravel()
     v = np.random.default_rng(19).normal(size=coef.size)
     v /= np.linalg.norm(v)
-    h = 1e-3
     # 4th-order central differences of the loss along v, and of the gradient along v.
-    f = lambda t: obj.loss(coef + t * v)  # noqa: E731
-    g = lambda t: obj.gradient(coef + t * v)  # noqa: E731
-    df = (f(-2 * h) - 8 * f(-h) + 8 * f(h) - f(2 * h)) / (12 * h)
-    dg = (g(-2 * h) - 8 * g(-h) + 8 * g(h) - g(2 * h)) / (12 * h)
+    df = central_difference(lambda t: obj.loss(coef + t[0] * v), np.zeros(1), 1e-3)[0]
+    dg = central_difference(lambda t: obj.gradient(coef + t[0] * v), np.zeros(1), 1e-3)[:, 0]
     assert obj.gradient(coef) @ v == pytest.approx(df, rel=1e-7, abs=1e-9)
     close(obj.hessp(coef, v), dg, rtol=1e-7)
 

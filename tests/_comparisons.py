@@ -32,7 +32,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -484,11 +483,10 @@ def _user_kernels():
     """A user's ``@njit`` functions driving the kernels in their documented argument order (the
     loss id and the number of classes are run-time arguments: one compilation serves every loss).
 
-    The threading layer is started first: linking a parallel kernel loaded from the disk cache into
-    new @njit code, in a process where nothing has started it yet, aborts the interpreter ("LLVM
-    ERROR: Symbol not found: allocate_sched"); ``numba.get_num_threads()`` starts it.
+    Nothing here starts Numba's threading layer: importing the kernels does (linking a parallel
+    kernel loaded from the disk cache into new @njit code in a process where nothing had started
+    it aborted the interpreter, "LLVM ERROR: Symbol not found: allocate_sched").
     """
-    numba.get_num_threads()
     from fastloss.kernels import CSR, linear
     from fastloss.kernels import multinomial as MK
     from fastloss.kernels import pointwise as PK

@@ -251,7 +251,6 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
     H = hess_out.reshape((hess_out.size // K, K))
     block = max(_config.SCORE_SCRATCH_MIN_ROWS, min(_config.MAX_BLOCK_ROWS, _config.SCORE_SCRATCH_VALUES // K))
     E = np.empty((K, block))  # scores, then their shifted exponentials
-    P = np.empty((K, block) if want_grad else (0, 0))
     Q = np.empty((K, block) if want_hess else (0, 0))
     shift = np.zeros(K)
     zmax = np.empty(block)
@@ -274,9 +273,10 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
             y_here = y[a:a + m]
             for r in range(m):
                 for k in range(K):
-                    s = np.float64(raw_here[r, k])
-                    E[k, r] = s
-                    raw_nonfinite += not np.isfinite(s)
+                    E[k, r] = raw_here[r, k]
+            flat = raw_here.reshape(m * K)
+            for j in range(m * K):  # on its own, the count vectorizes (inside the transposition it did not)
+                raw_nonfinite += not np.isfinite(flat[j])
             for r in range(m):
                 v = np.float64(y_here[r])
                 # Used as an index only when it is one (nan fails every comparison).
@@ -301,18 +301,17 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
                 for r in range(m):
                     loss_here[r] = zy[r]
             if want_grad:
-                for k in range(K):
-                    for r in range(m):
-                        P[k, r] = weight[r] * (E[k, r] * inv_total[r])
+                G_here = G[a:a + m]
+                for r in range(m):
+                    w = weight[r]
+                    scale = inv_total[r]
+                    for k in range(K):
+                        G_here[r, k] = w * (E[k, r] * scale)
                 for r in range(m):
                     yi = label[r]
                     # p_y - 1 >= -1 exactly; the product of two rounded factors could pass it by an ulp.
                     p_y = -multinomial_complement_of(E[yi, r], top[r] == yi, others[r]) * inv_total[r]
-                    P[yi, r] = weight[r] * max(p_y, -1.0)
-                G_here = G[a:a + m]
-                for r in range(m):
-                    for k in range(K):
-                        G_here[r, k] = P[k, r]
+                    G_here[r, yi] = weight[r] * max(p_y, -1.0)
             if want_hess:
                 for k in range(K):
                     for r in range(m):

@@ -22,9 +22,11 @@ is, so no convention needs to be known in advance); multinomial: class indices.
 
 from __future__ import annotations
 
+import llvmlite.ir as llvm_ir
 import numpy as np
 from numba import types
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 from .. import _config
 from .._jit import jit
@@ -40,6 +42,28 @@ TOTALS = ("loss", "weight", "raw_nonfinite", "sw_nonfinite", "sw_negative", "sw_
           "y_nonfinite", "y_negative", "y_not_pm1", "y_not_01", "y_above_one")
 N_TOTALS = len(TOTALS)
 _Y_BAD = TOTALS.index("y_nonfinite")
+
+
+@intrinsic
+def _prefetch(typingctx, flat, index, for_writing):
+    """Ask for the cache line of ``flat[index]`` (a hint: never faults, no effect on results),
+    to be read, or, with a literal ``for_writing`` of 1, written (no second request for ownership)."""
+    sig = types.void(flat, index, for_writing)
+    rw = getattr(for_writing, "literal_value", None)
+    if rw not in (0, 1):
+        return None
+
+    def codegen(context, builder, sig, args):
+        array = context.make_array(sig.args[0])(context, builder, args[0])
+        address = builder.bitcast(builder.gep(array.data, [args[1]]), cgutils.voidptr_t)
+        i32 = llvm_ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, llvm_ir.FunctionType(llvm_ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32]),
+            "llvm.prefetch.p0i8")
+        builder.call(fn, [address, i32(rw), i32(3), i32(1)])  # highest locality, data cache
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @jit()
@@ -261,6 +285,11 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
     weight = np.ones(block)
     inv_total = np.empty(block)
     n_classes = np.float64(K)
+    raw_flat = raw.reshape(raw.size)
+    grad_flat = grad_out.reshape(grad_out.size)
+    n_values = raw.size if grad_out.size == 0 else min(raw.size, grad_out.size)
+    values_per_line = max(1, 64 // raw.itemsize)
+    prefetch_values = _config.PREFETCH_BYTES // raw.itemsize
     for c in range(first, last):
         start, stop = bounds[c], bounds[c + 1]
         acc_loss = 0.0
@@ -274,6 +303,14 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
             for r in range(m):
                 for k in range(K):
                     E[k, r] = raw_here[r, k]
+                # The scores and gradient rows about PREFETCH_BYTES ahead, a line at a time: the
+                # block's passes over scratch otherwise left the memory idle (1e6 x 10, one thread,
+                # given outputs: 3.7 -> 3.2 ns per score).
+                ahead = (a + r) * K + prefetch_values
+                for q in range(ahead, min(ahead + K, n_values), values_per_line):
+                    _prefetch(raw_flat, q, 0)
+                    if want_grad:
+                        _prefetch(grad_flat, q, 1)
             flat = raw_here.reshape(m * K)
             for j in range(m * K):  # on its own, the count vectorizes (inside the transposition it did not)
                 raw_nonfinite += not np.isfinite(flat[j])
@@ -282,9 +319,9 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
                 # Used as an index only when it is one (nan fails every comparison).
                 ok = (v >= 0.0) & (v < n_classes) & (v == np.floor(v))
                 bad += not ok
-                yi = np.int64(v) if ok else 0
-                label[r] = yi
-                zy[r] = E[yi, r]
+                label[r] = np.int64(v) if ok else 0
+            for r in range(m):
+                zy[r] = E[label[r], r]
             if has_sw:
                 _weights_block(sw, a, m, totals, c)
                 sw_here = sw[a:a + m]

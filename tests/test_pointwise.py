@@ -455,3 +455,37 @@ def test_plus_minus_labels_in_blocks_with_and_without_a_minus_one():
         L = fastloss.get_loss(loss)
         for got, want in zip(L.loss_gradient(2 * y01 - 1, z), L.loss_gradient(y01, z), strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+def test_pointwise_kernels_from_njit_code_match_the_api():
+    """``kernels.pointwise.binary_pointwise`` / ``multinomial_pointwise`` called from a user's
+    ``@njit`` function give the API's bits (the prange drivers run the same chunk functions)."""
+    from numba import njit
+
+    from fastloss.kernels import pointwise as PK
+    from fastloss.kernels import prepare
+
+    @njit
+    def both(y01, z, classes, Z, sw):
+        n, K = Z.shape
+        lo, gr = np.empty(n), np.empty(n)
+        mlo, mgr, mhe = np.empty(n), np.empty((n, K)), np.empty((n, K))
+        sums = PK.binary_pointwise(y01, z, sw, 0, lo, gr, np.empty(0))
+        msums = PK.multinomial_pointwise(classes, Z, sw, mlo, mgr, mhe)
+        return sums, lo, gr, msums, mlo, mgr, mhe
+
+    prepare("logistic")
+    rng = np.random.default_rng(8)
+    n, K = 5000, 5
+    y01 = (rng.random(n) < 0.5).astype(np.float64)
+    z = rng.standard_normal(n)
+    classes = rng.integers(0, K, n)
+    Z = rng.standard_normal((n, K))
+    sw = rng.uniform(0.5, 2.0, n)
+    sums, lo, gr, msums, mlo, mgr, mhe = both(y01, z, classes, Z, sw)
+    L, M = fastloss.get_loss("logistic"), fastloss.get_loss("multinomial")
+    for got, want in zip((lo, gr, mlo, mgr, mhe), L.loss_gradient(y01, z, sw) + M.loss_gradient(classes, Z, sw)
+                         + (M.gradient_hessian(classes, Z, sw)[1],), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert sums[0] / sums[1] == L.mean_loss(y01, z, sw)
+    assert msums[0] / msums[1] == M.mean_loss(classes, Z, sw)

@@ -103,7 +103,12 @@ class Loss:
         loss_out = per_sample if loss_out is None else loss_out
         grad_out = per_score if grad_out is None else grad_out
         hess_out = per_score if hess_out is None else hess_out
-        n_threads = check_n_threads(n_threads)
+        try:
+            n_threads = check_n_threads(n_threads)
+        except (ValueError, TypeError):
+            for check in checks:  # the value checks came first before they were deferred
+                check()
+            raise
         if self.is_multiclass:
             from .kernels.pointwise import multinomial_pointwise_chunks as chunks
 

@@ -390,6 +390,10 @@ def test_one_pass_validation_keeps_the_order_of_the_checks():
         L.loss(y, np.zeros(n), sample_weight=np.ones(n - 1))
     with pytest.raises(ValueError, match="sample_weight. has 69999 entries"):
         L.loss(np.zeros(n), np.zeros(n), sample_weight=np.ones(n - 1))
+    with pytest.raises(ValueError, match="raw_prediction.*non-finite"):
+        L.loss_gradient(np.zeros(n), raw, n_threads=0)  # n_threads is checked after the values
+    with pytest.raises((ValueError, TypeError), match="n_threads"):
+        L.loss_gradient(np.zeros(n), np.zeros(n), n_threads=0)
 
 
 @pytest.mark.parametrize("n,K", [(50, 4), (70_000, 4), (3000, 40)])  # K = 40: the row-by-row kernel

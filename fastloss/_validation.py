@@ -300,6 +300,16 @@ def _counted_convention(arr: np.ndarray, loss: str, plus_minus: bool | None) -> 
     from .kernels._checks import value_counts
 
     nonfinite, negative, _, above_one, not_pm1, not_01 = (int(c) for c in value_counts(arr))
+    return convention_of_counts(loss, plus_minus, nonfinite=nonfinite, negative=negative,
+                                above_one=above_one, not_pm1=not_pm1, not_01=not_01)
+
+
+def convention_of_counts(loss: str, plus_minus: bool | None, *, nonfinite: int, negative: int,
+                         above_one: int, not_pm1: int, not_01: int) -> bool | None:
+    """From the counts of a pass over binary labels (non-finite, negative, above 1, not -1/+1,
+    not 0/1): True for valid -1/+1 labels, False for valid 0/1 (or soft) labels, None when
+    :func:`check_binary_labels` would refuse them. The convention is -1/+1 when any label is
+    negative, unless ``plus_minus`` decides it."""
     if plus_minus is None:
         plus_minus = negative > 0
     if plus_minus:
@@ -332,6 +342,37 @@ def binary_labels_as_read(y, n: int, loss: str, name: str = "y_true") -> tuple[n
     if plus_minus is not None:
         return kernel_input(arr), plus_minus
     return check_binary_labels(arr, n, loss, name, copy=False), False
+
+
+def _fusable(arr: np.ndarray) -> bool:
+    """Whether a pointwise kernel reads ``arr`` (labels, weights) as it is and counts what is
+    invalid in it itself (:func:`labels_counted_by_kernel`): the dtypes of the compiled checks,
+    contiguous, any length."""
+    return arr.dtype in _COUNTED_DTYPES and arr.flags.c_contiguous
+
+
+def labels_counted_by_kernel(y, n: int, loss: str, n_classes: int | None = None, name: str = "y_true"):
+    """Labels for a pointwise kernel that counts invalid labels in the pass that computes
+    (:mod:`fastloss.kernels.pointwise`): ``(labels, check)``.
+
+    Shapes are checked here. float64 / float32 / int64 contiguous labels are returned as they
+    are, unchecked, with ``check``: a function that raises the precise error of
+    :func:`check_binary_labels` (or, with ``n_classes``, :func:`check_class_labels`) if they are
+    invalid, to call when the kernel's counts say so. Other labels are checked and converted now
+    (float64 in [0, 1], or int64 class indices), and ``check`` is None.
+    """
+    arr = _label_array(y, n, name, check_finite=False)
+    if _fusable(arr):
+        if n_classes is None:
+            def check():
+                check_binary_labels(arr, n, loss, name, copy=False)
+        else:
+            def check():
+                check_class_labels(arr, n, n_classes, name)
+        return kernel_input(arr), check
+    if n_classes is None:
+        return check_binary_labels(arr, n, loss, name, copy=False), None
+    return check_class_labels(arr, n, n_classes, name, as_read=True)[0], None
 
 
 def check_binary_labels(y, n: int | None, loss: str, name: str = "y_true", *,
@@ -431,10 +472,12 @@ def _n_classes(top: int, n_classes) -> int:
     return int(n_classes)
 
 
-def check_raw_prediction(raw_prediction, loss: str, name: str = "raw_prediction") -> np.ndarray:
+def check_raw_prediction(raw_prediction, loss: str, name: str = "raw_prediction", *,
+                         check_finite: bool = True) -> np.ndarray:
     """Raw scores for the pointwise kernels: float32/float64 (other real dtypes converted to
     float64), C-contiguous, finite, shape (n,) for a binary loss ((n, 1) is read as (n,)) and
-    (n, K >= 2) for ``multinomial``; non-empty. One compiled pass checks finiteness."""
+    (n, K >= 2) for ``multinomial``; non-empty. One compiled pass checks finiteness, unless
+    ``check_finite=False`` (for a kernel that counts non-finite scores itself)."""
     raw = _as_real_array(raw_prediction, name)
     if raw.dtype not in _FLOATS:
         raw = raw.astype(np.float64)
@@ -452,12 +495,40 @@ def check_raw_prediction(raw_prediction, loss: str, name: str = "raw_prediction"
     if n == 0:
         raise ValueError(f"{_where(name)} is empty")
     raw = kernel_input(np.ascontiguousarray(raw))
+    if not check_finite:
+        return raw
     from .kernels._checks import first_nonfinite_2d  # one parallel pass, no temporaries
 
     bad = first_nonfinite_2d(raw.reshape(n, -1))
     if bad >= 0:
         raise ValueError(f"{_where(name)} contains a non-finite value {raw.reshape(-1)[bad]} at flat position {bad}")
     return raw
+
+
+def _weight_array(sample_weight, n: int, name: str) -> np.ndarray:
+    arr = _as_real_array(sample_weight, name)
+    if arr.ndim == 0:
+        raise ValueError(f"{_where(name)} must be 1-dimensional with {n} entries, got a scalar")
+    if arr.ndim != 1:
+        raise ValueError(f"{_where(name)} must be 1-dimensional, got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"{_where(name)} has {arr.shape[0]} entries but there are {n} samples")
+    return arr
+
+
+def weights_counted_by_kernel(sample_weight, n: int, name: str = "sample_weight"):
+    """Weights for a pointwise kernel that counts invalid weights itself: ``(sw, check)`` as
+    :func:`labels_counted_by_kernel` (contiguous float64 weights are returned unchecked, with a
+    ``check`` that raises :func:`check_sample_weight`'s error; others are checked now, as float64).
+    An empty array and None for no weights."""
+    if sample_weight is None:
+        return np.empty(0), None
+    arr = _weight_array(sample_weight, n, name)
+    if arr.dtype == np.float64 and arr.flags.c_contiguous:
+        def check():
+            check_sample_weight(arr, n, name, copy=False)
+        return kernel_input(arr), check
+    return check_sample_weight(arr, n, name, copy=False), None
 
 
 def check_sample_weight(sample_weight, n: int, name: str = "sample_weight", *,
@@ -471,13 +542,7 @@ def check_sample_weight(sample_weight, n: int, name: str = "sample_weight", *,
     """
     if sample_weight is None:
         return np.empty(0)
-    arr = _as_real_array(sample_weight, name)
-    if arr.ndim == 0:
-        raise ValueError(f"{_where(name)} must be 1-dimensional with {n} entries, got a scalar")
-    if arr.ndim != 1:
-        raise ValueError(f"{_where(name)} must be 1-dimensional, got shape {arr.shape}")
-    if arr.shape[0] != n:
-        raise ValueError(f"{_where(name)} has {arr.shape[0]} entries but there are {n} samples")
+    arr = _weight_array(sample_weight, n, name)
     if _counted(arr):
         # One compiled pass decides; the NumPy path below only runs to name what is wrong.
         # With no negative weight the sum is positive exactly when one weight is.

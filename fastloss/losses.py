@@ -69,6 +69,7 @@ class LossSpec:
     flat: str = ""                 # where the second derivative is 0 on an interval ("" if nowhere)
     mpmath: Callable | None = field(default=None, repr=False)
     aliases: tuple[str, ...] = ()
+    value_gradient: Callable | None = field(default=None, repr=False)  # optional fused (value, gradient)
     cache: bool = True             # its loops go to the on-disk cache (losses declared in this file)
 
     @property
@@ -99,6 +100,9 @@ def register(name: str, *, value=None, gradient=None, hessian=None, **properties
     """Declare a loss: a binary one with its three scalar functions (compiled with :data:`scalar`),
     or a multiclass one with its kernels of its own; ``properties`` are :class:`LossSpec` fields.
 
+    A binary loss may also give ``value_gradient``: ``(y, z) -> (value, gradient)``, the same bits
+    as its two functions, sharing their work (logistic: one ``exp``); the loops that need both use it.
+
     This is the one place a loss is named: ids, kernel dispatch, label rules, the pointwise and
     objective doors and the tests' parametrization all come from it. Losses declared outside this
     module (a user's own, or the tests' toy loss) work everywhere in that process; their loops are
@@ -111,7 +115,8 @@ def register(name: str, *, value=None, gradient=None, hessian=None, **properties
     binary = value is not None
     if name in LOSS_IDS or name in ALIASES:
         raise ValueError(f"loss {name!r} is already declared")
-    cache = all(_module_of(f).split(".")[0] == __name__.split(".")[0] for f in functions) if binary else True
+    own = functions + ((properties["value_gradient"],) if properties.get("value_gradient") else ())
+    cache = all(_module_of(f).split(".")[0] == __name__.split(".")[0] for f in own) if binary else True
     spec = LossSpec(name, len(REGISTRY), functions if binary else None, cache=cache, **properties)
     REGISTRY[name] = spec
     LOSS_IDS[name] = spec.id
@@ -159,6 +164,16 @@ def logistic_gradient(y, z):
 
 
 @scalar
+def logistic_value_gradient(y, z):
+    """``(logistic_value(y, z), logistic_gradient(y, z))``, the same bits, from one ``exp(-|z|)``
+    (LLVM does not merge the two inlined copies: 5.0 -> 3.4 ns per sample, one thread, AVX-512)."""
+    e, e_lo = _math._exp_dd(-abs(z))
+    value = _math._log1p_dd(e, e_lo) + y * max(-z, 0.0) + (1.0 - y) * max(z, 0.0)
+    numerator = ((1.0 - y) - y * e) if z >= 0.0 else ((1.0 - y) * e - y)
+    return value, numerator / (1.0 + e)
+
+
+@scalar
 def logistic_hessian(y, z):
     e = _math.exp(-abs(z))
     # Exactly at most 1/4; near z = 0 the rounded quotient can exceed it (0.25000000000000006
@@ -172,7 +187,8 @@ def _logistic_mp(mp, m):
 
 
 register("logistic", value=logistic_value, gradient=logistic_gradient, hessian=logistic_hessian,
-         soft_labels=True, probabilities=True, aliases=("log_loss",), mpmath=_logistic_mp)
+         value_gradient=logistic_value_gradient, soft_labels=True, probabilities=True, aliases=("log_loss",),
+         mpmath=_logistic_mp)
 
 
 # --- exponential: exp(-m) ----------------------------------------------------------------------

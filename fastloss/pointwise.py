@@ -1,17 +1,25 @@
 """Pointwise losses over raw predictions (contract section 2): ``fastloss.get_loss(name)``.
 
-Thin wrappers around :mod:`fastloss.kernels.pointwise` (binary losses) and
-:mod:`fastloss.kernels.multinomial` (multinomial): inputs are checked here, outputs allocated
-in the dtype of ``raw_prediction``, and the parallel kernels do the work.
+Thin wrappers around the parallel kernels of :mod:`fastloss.kernels.pointwise`: outputs are
+allocated in the dtype of ``raw_prediction`` and the kernels do the work.
+
+Validation in one pass. Shapes and dtypes are checked here, before any kernel runs. The
+*values* (finite scores, labels the loss accepts, finite non-negative weights with a positive
+sum) are counted by the kernel in the pass that computes, instead of by separate passes over the
+data before it (1e7 logistic scores: 31 of 113 ms at one thread went to those passes). When a
+count is not zero, the precise checks of :mod:`fastloss._validation` run after the kernel and
+raise the same ``ValueError`` as ever, naming the entry; the kernel is harmless on invalid
+values (nothing is indexed by an unchecked label, no input is written), and its outputs, fresh
+arrays, are dropped with the error. A caller's ``out=`` array is never written when an input is
+invalid: with ``out=`` the values are checked first, as separate passes, and then the kernel runs.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _run as run
 from . import _validation as val
-from ._parallel import check_n_threads
+from ._parallel import check_n_threads, run_chunks
 
 _EMPTY = np.empty(0)
 
@@ -33,17 +41,41 @@ class Loss:
         return f"fastloss.get_loss({self.name!r})"
 
     # --- input handling -------------------------------------------------------------------------
-    def _prepare(self, y_true, raw_prediction, sample_weight):
-        raw = val.check_raw_prediction(raw_prediction, self.name)
-        n = raw.shape[0]
+    def _prepare(self, y_true, raw_prediction, sample_weight, counted: bool):
+        """Checked ``(labels, raw, sw, checks)``.
+
+        With ``counted`` (fresh outputs only: see the module docstring) the values of labels,
+        scores and weights are left to the kernel, which counts what is invalid in the pass that
+        computes; ``checks`` are then the precise checks, in the order they would have run, that
+        :meth:`_run` calls when a count is not zero. Shapes, dtypes and everything else are
+        checked here, before any kernel runs. A shape error raised after a deferred check still
+        reports what that check would have reported first.
+        """
+        checks = []
+        try:
+            raw = val.check_raw_prediction(raw_prediction, self.name, check_finite=not counted)
+            n = raw.shape[0]
+            if counted:
+                checks.append(lambda: val.check_raw_prediction(raw, self.name))
+                K = raw.shape[1] if self.is_multiclass else None
+                y, check = val.labels_counted_by_kernel(y_true, n, self.name, K)
+                if check is not None:
+                    checks.append(check)
+                sw, check = val.weights_counted_by_kernel(sample_weight, n)
+                if check is not None:
+                    checks.append(check)
+                return y, raw, sw, checks
+        except (ValueError, TypeError):
+            for check in checks:
+                check()
+            raise
         if self.is_multiclass:
             y, _ = val.check_class_labels(y_true, n, raw.shape[1], as_read=True)
-            plus_minus = False
         else:
-            # The kernels read y during the call, converting each block: long labels are used in place.
-            y, plus_minus = val.binary_labels_as_read(y_true, n, self.name)
+            # Long labels are checked by one compiled pass and read in place (-1/+1 ones too).
+            y, _ = val.binary_labels_as_read(y_true, n, self.name)
         sw = val.check_sample_weight(sample_weight, n, copy=False) if sample_weight is not None else _EMPTY
-        return (y, plus_minus), raw, sw
+        return y, raw, sw, checks
 
     def _out(self, out, raw, shape, name="out"):
         if out is None:
@@ -59,8 +91,11 @@ class Loss:
             raise ValueError(f"`{name}` must not overlap `raw_prediction`")
         return out
 
-    def _run(self, y, raw, sw, n_threads, loss_out=None, grad_out=None, hess_out=None):
-        labels, plus_minus = y  # as _prepare returns them: read in place, converted per block
+    def _run(self, prepared, n_threads, loss_out=None, grad_out=None, hess_out=None) -> tuple[float, float]:
+        """Run the kernel; raise the precise error if its counts found invalid input."""
+        from .kernels.pointwise import N_TOTALS, TOTALS
+
+        y, raw, sw, checks = prepared
         # Skipped outputs are empty arrays of the same type as the real ones, so that each kernel
         # compiles once per dtype, not once per combination of requested outputs.
         per_sample = np.empty(0, raw.dtype)
@@ -68,53 +103,85 @@ class Loss:
         loss_out = per_sample if loss_out is None else loss_out
         grad_out = per_score if grad_out is None else grad_out
         hess_out = per_score if hess_out is None else hess_out
-        n_threads = check_n_threads(n_threads)
+        try:
+            n_threads = check_n_threads(n_threads)
+        except (ValueError, TypeError):
+            for check in checks:  # the value checks came first before they were deferred
+                check()
+            raise
         if self.is_multiclass:
-            from .kernels.multinomial import pointwise_chunks
+            from .kernels.pointwise import multinomial_pointwise_chunks as chunks
 
-            return run.pointwise(pointwise_chunks, (labels, raw, sw, loss_out, grad_out, hess_out), raw, n_threads)
-        from .kernels import gradient_mode, prepare
-        from .kernels.pointwise import binary_pointwise_chunks
+            args = (y, raw, sw, loss_out, grad_out, hess_out)
+        else:
+            from .kernels import gradient_mode, prepare
+            from .kernels.pointwise import binary_pointwise_chunks as chunks
 
-        prepare(self.name, (gradient_mode(grad_out.size > 0, hess_out.size > 0),))
-        args = (labels, raw, sw, self._loss_id, loss_out, grad_out, hess_out, plus_minus)
-        return run.pointwise(binary_pointwise_chunks, args, raw, n_threads)
+            prepare(self.name, (gradient_mode(grad_out.size > 0, hess_out.size > 0),))
+            args = (y, raw, sw, self._loss_id, loss_out, grad_out, hess_out)
+        from .kernels._chunks import row_bounds
+
+        totals, _ = run_chunks(chunks, args, row_bounds(raw.shape[0], 2), N_TOTALS, 0, n_threads)
+        counts = {name: int(totals[j]) for j, name in enumerate(TOTALS) if j >= 2}
+        if checks and not self._valid(counts, sw):
+            for check in checks:
+                check()  # the first invalid input raises its own message
+            raise AssertionError(f"fastloss: the pointwise kernel counted invalid input {counts} that the "
+                                 "checks accept (please report this)")
+        return float(totals[0]), float(totals[1])
+
+    def _valid(self, counts: dict, sw) -> bool:
+        """Whether the kernel's counts show every input valid (as the checks would decide)."""
+        if counts["raw_nonfinite"]:
+            return False
+        if sw.size and (counts["sw_nonfinite"] or counts["sw_negative"] or not counts["sw_positive"]):
+            return False
+        if self.is_multiclass:
+            return counts["y_nonfinite"] == 0  # every label a class index in [0, K)
+        convention = val.convention_of_counts(
+            self.name, None, nonfinite=counts["y_nonfinite"], negative=counts["y_negative"],
+            above_one=counts["y_above_one"], not_pm1=counts["y_not_pm1"], not_01=counts["y_not_01"])
+        return convention is not None
 
     # --- public methods -------------------------------------------------------------------------
     def loss(self, y_true, raw_prediction, sample_weight=None, out=None, n_threads=None) -> np.ndarray:
         """Per-sample (weighted) loss, shape (n,)."""
-        y, raw, sw = self._prepare(y_true, raw_prediction, sample_weight)
+        prepared = self._prepare(y_true, raw_prediction, sample_weight, counted=out is None)
+        raw = prepared[1]
         out = self._out(out, raw, (raw.shape[0],))
-        self._run(y, raw, sw, n_threads, loss_out=out)
+        self._run(prepared, n_threads, loss_out=out)
         return out
 
     def gradient(self, y_true, raw_prediction, sample_weight=None, out=None, n_threads=None) -> np.ndarray:
         """Per-sample (weighted) derivative with respect to the raw prediction, shaped like it."""
-        y, raw, sw = self._prepare(y_true, raw_prediction, sample_weight)
+        prepared = self._prepare(y_true, raw_prediction, sample_weight, counted=out is None)
+        raw = prepared[1]
         out = self._out(out, raw, raw.shape)
-        self._run(y, raw, sw, n_threads, grad_out=out)
+        self._run(prepared, n_threads, grad_out=out)
         return out
 
     def loss_gradient(self, y_true, raw_prediction, sample_weight=None, n_threads=None):
         """``(loss, gradient)`` in one pass."""
-        y, raw, sw = self._prepare(y_true, raw_prediction, sample_weight)
+        prepared = self._prepare(y_true, raw_prediction, sample_weight, counted=True)
+        raw = prepared[1]
         loss = np.empty(raw.shape[0], dtype=raw.dtype)
         grad = np.empty(raw.shape, dtype=raw.dtype)
-        self._run(y, raw, sw, n_threads, loss_out=loss, grad_out=grad)
+        self._run(prepared, n_threads, loss_out=loss, grad_out=grad)
         return loss, grad
 
     def gradient_hessian(self, y_true, raw_prediction, sample_weight=None, n_threads=None):
         """``(gradient, hessian)`` in one pass; multinomial: the diagonal of each sample's Hessian."""
-        y, raw, sw = self._prepare(y_true, raw_prediction, sample_weight)
+        prepared = self._prepare(y_true, raw_prediction, sample_weight, counted=True)
+        raw = prepared[1]
         grad = np.empty(raw.shape, dtype=raw.dtype)
         hess = np.empty(raw.shape, dtype=raw.dtype)
-        self._run(y, raw, sw, n_threads, grad_out=grad, hess_out=hess)
+        self._run(prepared, n_threads, grad_out=grad, hess_out=hess)
         return grad, hess
 
     def mean_loss(self, y_true, raw_prediction, sample_weight=None, n_threads=None) -> float:
         """``sum_i s_i loss_i / sum_i s_i``, accumulated in float64, deterministic; no (n,) array."""
-        y, raw, sw = self._prepare(y_true, raw_prediction, sample_weight)
-        loss_sum, weight_sum = self._run(y, raw, sw, n_threads)
+        prepared = self._prepare(y_true, raw_prediction, sample_weight, counted=True)
+        loss_sum, weight_sum = self._run(prepared, n_threads)
         return float(loss_sum / weight_sum)
 
 

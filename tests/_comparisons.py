@@ -567,12 +567,12 @@ def _reference_without_l2(p, *functions):
 
 
 def _kernel_multinomial_pointwise(p):
-    from fastloss.kernels import multinomial as MK
+    from fastloss.kernels import pointwise as PK
 
     n, K = p.raw.shape
     dtype = p.raw.dtype
     loss, grad, hess = np.empty(n, dtype), np.empty((n, K), dtype), np.empty((n, K), dtype)
-    total, weight = MK.pointwise(p.y, p.raw, _empty_or(p.sw), loss, grad, hess)
+    total, weight = PK.multinomial_pointwise(p.y, p.raw, _empty_or(p.sw), loss, grad, hess)
     return total, weight, loss, grad, hess
 
 
@@ -617,7 +617,7 @@ KERNEL_COMPARISONS = {
         lambda p: _reference_without_l2(p, (R.objective_loss,), (R.objective_gradient,),
                                         (R.objective_hessp, p.V)),
         tol=lambda c: OBJECTIVE_TOL, applies=lambda c: c.multinomial and c.fmt == "C64"),
-    "kernels.multinomial.pointwise": Comparison(
+    "kernels.pointwise.multinomial_pointwise": Comparison(
         ("kernels",), _kernel_multinomial_pointwise, _reference_multinomial_pointwise,
         tol=lambda c: dict(rtol=2e-7, atol=1e-300) if c.float32 else dict(rtol=1e-13, atol=1e-300),
         applies=lambda c: c.multinomial and c.fmt in ("f64", "f32"),

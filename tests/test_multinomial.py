@@ -20,7 +20,7 @@ from conftest import TWO_THREADS, as_format, central_difference
 
 import fastloss
 from fastloss import reference as R
-from fastloss.kernels import multinomial as MK
+from fastloss.kernels import pointwise as PK
 
 N, D = 2500, 5  # 2500 rows: several reduction chunks (MIN_CHUNK_ROWS = 1024) and cache blocks
 MN = "multinomial"
@@ -210,7 +210,7 @@ def test_pointwise_extreme_scores():
     y = np.array([0, 1, 2, 1, 0, 1, 2])
     n, K = raw.shape
     loss, grad, hess = np.empty(n), np.empty((n, K)), np.empty((n, K))
-    MK.pointwise(y, raw, np.empty(0), loss, grad, hess)
+    PK.multinomial_pointwise(y, raw, np.empty(0), loss, grad, hess)
     assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))
     t = 2.0 * math.exp(-700.0)  # exact to a few ulp: log1p(t) = t (1 - t/2 + ...) and t ~ 2e-304
     third = 1.0 / 3.0
@@ -236,7 +236,7 @@ def test_pointwise_extreme_scores():
     wide = np.random.default_rng(11).uniform(-400.0, 400.0, (3000, 5))
     yw = np.random.default_rng(12).integers(0, 5, 3000)
     lw, gw, hw = np.empty(3000), np.empty((3000, 5)), np.empty((3000, 5))
-    MK.pointwise(yw, wide, np.empty(0), lw, gw, hw)
+    PK.multinomial_pointwise(yw, wide, np.empty(0), lw, gw, hw)
     np.testing.assert_allclose(lw, R.point_loss(MN, yw, wide), rtol=1e-14, atol=0)
     np.testing.assert_allclose(gw, R.point_gradient(MN, yw, wide), rtol=1e-13, atol=0)
     np.testing.assert_allclose(hw, R.point_hessian(MN, yw, wide), rtol=1e-13, atol=0)

@@ -268,3 +268,179 @@ def test_long_labels_read_in_place_give_the_same_bits(labels):
         for got, want in zip(M.gradient_hessian(as_given, Z), M.gradient_hessian(classes, Z), strict=True):
             np.testing.assert_array_equal(got, want)
         assert M.mean_loss(as_given, Z) == M.mean_loss(classes, Z)
+
+
+# --- one-pass validation: the kernel counts invalid values, the checks name them ------------------
+
+def _error(call):
+    try:
+        call()
+    except (ValueError, TypeError) as exc:
+        return type(exc), str(exc)
+    return None
+
+
+def _binary_bad_inputs(n):
+    """``(what, y, raw, sw)`` with one invalid value each (position ``n - 3``: past the first blocks)."""
+    rng = np.random.default_rng(11)
+    y = (rng.random(n) < 0.5).astype(np.float64)
+    raw = rng.standard_normal(n)
+    sw = rng.uniform(0.5, 2.0, n)
+    cases = []
+    for what, array, value in [
+        ("label 2", "y", 2.0), ("label 0.5 (soft)", "y", 0.5), ("label 1.5", "y", 1.5), ("label -0.25", "y", -0.25),
+        ("label -1 among 0/1", "y", -1.0), ("label nan", "y", np.nan), ("label inf", "y", np.inf),
+        ("score nan", "raw", np.nan), ("score -inf", "raw", -np.inf),
+        ("weight -1", "sw", -1.0), ("weight nan", "sw", np.nan), ("weight inf", "sw", np.inf),
+    ]:
+        arrays = {"y": y.copy(), "raw": raw.copy(), "sw": sw.copy()}
+        arrays[array][n - 3] = value
+        cases.append((what, arrays["y"], arrays["raw"], arrays["sw"]))
+    cases.append(("weights all 0", y, raw, np.zeros(n)))
+    cases.append(("nan score and a bad label: the score is named first", np.where(np.arange(n) == 5, 2.0, y),
+                  np.where(np.arange(n) == 7, np.nan, raw), sw))
+    return cases
+
+
+@pytest.mark.parametrize("n", [50, 70_000])
+@pytest.mark.parametrize("loss", ["logistic", "hinge"])
+def test_one_pass_validation_raises_what_the_separate_checks_raise(loss, n):
+    """Without ``out=`` the kernel counts invalid values and the precise checks run only then; with
+    ``out=`` the checks run first. Both raise the same error, every method alike, and ``out`` is
+    left untouched (the fresh outputs of the one-pass path are dropped with the error)."""
+    L = fastloss.get_loss(loss)
+    for what, y, raw, sw in _binary_bad_inputs(n):
+        originals = [a.copy() for a in (y, raw, sw)]
+        out = np.full(n, 7.0)
+        checked_first = _error(lambda: L.loss(y, raw, sample_weight=sw, out=out))  # noqa: B023
+        if loss == "logistic" and what == "label 0.5 (soft)":
+            assert checked_first is None and np.isfinite(L.mean_loss(y, raw, sample_weight=sw))
+            continue
+        assert checked_first is not None, what
+        assert np.all(out == 7.0), f"{what}: out= was written before the error"
+        assert _error(lambda: L.gradient(y, raw, sample_weight=sw, out=out)) == checked_first, what  # noqa: B023
+        assert np.all(out == 7.0), what
+        for method in (L.loss, L.gradient, L.loss_gradient, L.gradient_hessian, L.mean_loss):
+            assert _error(lambda: method(y, raw, sample_weight=sw)) == checked_first, (what, method)  # noqa: B023
+        for a, original in zip((y, raw, sw), originals, strict=True):
+            np.testing.assert_array_equal(a, original)
+
+
+def test_one_pass_validation_keeps_the_order_of_the_checks():
+    """Shape errors are raised before any kernel runs; where a value check used to come first
+    (the scores before the labels, the labels before the weights), its error still does."""
+    L = fastloss.get_loss("logistic")
+    n = 70_000
+    raw = np.zeros(n)
+    raw[3] = np.nan
+    y = np.zeros(n)
+    with pytest.raises(ValueError, match="raw_prediction.*non-finite"):
+        L.loss(y[:-1], raw)  # the labels' length would be refused next
+    y[4] = 3.0
+    with pytest.raises(ValueError, match=r"y_true\[4\] = 3"):
+        L.loss(y, np.zeros(n), sample_weight=np.ones(n - 1))
+    with pytest.raises(ValueError, match="sample_weight. has 69999 entries"):
+        L.loss(np.zeros(n), np.zeros(n), sample_weight=np.ones(n - 1))
+    with pytest.raises(ValueError, match="raw_prediction.*non-finite"):
+        L.loss_gradient(np.zeros(n), raw, n_threads=0)  # n_threads is checked after the values
+    with pytest.raises((ValueError, TypeError), match="n_threads"):
+        L.loss_gradient(np.zeros(n), np.zeros(n), n_threads=0)
+
+
+@pytest.mark.parametrize("n,K", [(50, 4), (70_000, 4), (3000, 40)])  # K = 40: the row-by-row kernel
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+def test_multinomial_one_pass_validation_never_indexes_with_a_bad_label(n, K, dtype):
+    """Class labels are read in place and used as indices only once found to be in [0, K): huge,
+    negative, fractional and non-finite ones raise the checks' error, with or without ``out=``."""
+    M = fastloss.get_loss("multinomial")
+    raw = np.random.default_rng(3).standard_normal((n, K))
+    for bad in [K, 1e300, -1e300, -1.0, 2.5, np.nan, np.inf, 2.0**63, -(2.0**63)]:
+        if dtype == np.int64 and not (np.isfinite(bad) and float(bad).is_integer() and abs(bad) < 2.0**63):
+            continue
+        if dtype == np.float32 and abs(bad) > 3e38 and np.isfinite(bad):
+            continue
+        y = (np.arange(n) % K).astype(dtype)
+        y[n - 2] = bad
+        y_copy = y.copy()
+        out = np.full(n, 7.0)
+        checked_first = _error(lambda: M.loss(y, raw, out=out))  # noqa: B023
+        assert checked_first is not None and "y_true" in checked_first[1], bad
+        assert np.all(out == 7.0)
+        for method in (M.loss, M.gradient, M.loss_gradient, M.gradient_hessian, M.mean_loss):
+            assert _error(lambda: method(y, raw)) == checked_first, (bad, method)  # noqa: B023
+        np.testing.assert_array_equal(y, y_copy)
+    y = np.arange(n) % K
+    bad_raw = raw.copy()
+    bad_raw[n - 1, 2] = np.nan
+    assert _error(lambda: M.loss_gradient(y, bad_raw)) == _error(lambda: M.loss(y, bad_raw, out=np.empty(n)))
+    assert "raw_prediction" in _error(lambda: M.loss_gradient(y, bad_raw))[1]
+    sw = np.ones(n)
+    sw[1] = -2.0
+    assert _error(lambda: M.loss_gradient(y, raw, sw)) == _error(lambda: M.loss(y, raw, sw, out=np.empty(n)))
+
+
+@TWO_THREADS
+@pytest.mark.parametrize("K", [3, 10, 40])
+def test_multinomial_pointwise_same_bits_for_any_thread_count_and_matches_reference(K):
+    rng = np.random.default_rng(4)
+    n = 50_000
+    raw = rng.standard_normal((n, K)) * 5
+    y = rng.integers(0, K, n)
+    sw = rng.uniform(0.5, 2.0, n)
+    M = fastloss.get_loss("multinomial")
+    one = M.loss_gradient(y, raw, sw, n_threads=1) + M.gradient_hessian(y, raw, sw, n_threads=1)
+    two = M.loss_gradient(y, raw, sw, n_threads=2) + M.gradient_hessian(y, raw, sw, n_threads=2)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert M.mean_loss(y, raw, sw, n_threads=1) == M.mean_loss(y, raw, sw, n_threads=2)
+    np.testing.assert_allclose(one[0], sw * R.point_loss("multinomial", y, raw), rtol=1e-13)
+    np.testing.assert_allclose(one[1], sw[:, None] * R.point_gradient("multinomial", y, raw), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(one[3], sw[:, None] * R.point_hessian("multinomial", y, raw), rtol=1e-12, atol=1e-15)
+
+
+def test_plus_minus_labels_in_blocks_with_and_without_a_minus_one():
+    """-1/+1 labels are converted per block, only where a block holds a -1: a vector whose first
+    blocks hold only +1 gives the bits of its 0/1 twin."""
+    rng = np.random.default_rng(6)
+    n = 5000
+    y01 = np.ones(n)
+    y01[3000:] = rng.random(n - 3000) < 0.5
+    z = rng.standard_normal(n) * 2
+    for loss in ("logistic", "squared_hinge"):
+        L = fastloss.get_loss(loss)
+        for got, want in zip(L.loss_gradient(2 * y01 - 1, z), L.loss_gradient(y01, z), strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_pointwise_kernels_from_njit_code_match_the_api():
+    """``kernels.pointwise.binary_pointwise`` / ``multinomial_pointwise`` called from a user's
+    ``@njit`` function give the API's bits (the prange drivers run the same chunk functions)."""
+    from numba import njit
+
+    from fastloss.kernels import pointwise as PK
+    from fastloss.kernels import prepare
+
+    @njit
+    def both(y01, z, classes, Z, sw):
+        n, K = Z.shape
+        lo, gr = np.empty(n), np.empty(n)
+        mlo, mgr, mhe = np.empty(n), np.empty((n, K)), np.empty((n, K))
+        sums = PK.binary_pointwise(y01, z, sw, 0, lo, gr, np.empty(0))
+        msums = PK.multinomial_pointwise(classes, Z, sw, mlo, mgr, mhe)
+        return sums, lo, gr, msums, mlo, mgr, mhe
+
+    prepare("logistic")
+    rng = np.random.default_rng(8)
+    n, K = 5000, 5
+    y01 = (rng.random(n) < 0.5).astype(np.float64)
+    z = rng.standard_normal(n)
+    classes = rng.integers(0, K, n)
+    Z = rng.standard_normal((n, K))
+    sw = rng.uniform(0.5, 2.0, n)
+    sums, lo, gr, msums, mlo, mgr, mhe = both(y01, z, classes, Z, sw)
+    L, M = fastloss.get_loss("logistic"), fastloss.get_loss("multinomial")
+    for got, want in zip((lo, gr, mlo, mgr, mhe), L.loss_gradient(y01, z, sw) + M.loss_gradient(classes, Z, sw)
+                         + (M.gradient_hessian(classes, Z, sw)[1],), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert sums[0] / sums[1] == L.mean_loss(y01, z, sw)
+    assert msums[0] / msums[1] == M.mean_loss(classes, Z, sw)

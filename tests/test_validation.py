@@ -245,7 +245,8 @@ def test_counted_weight_check_agrees_with_the_numpy_path(monkeypatch, dtype):
 
 def test_long_labels_and_weights_take_the_compiled_pass(monkeypatch):
     """From ``_config.COUNTED_MIN_SIZE`` entries on, labels and weights are checked by the compiled
-    counting passes; shorter arrays stay on NumPy (no compiled code to load at start-up)."""
+    counting passes; shorter arrays stay on NumPy (no compiled code to load at start-up). (The
+    pointwise API takes these checks only with ``out=``: see ``fastloss.pointwise``.)"""
     from fastloss.kernels import _checks
 
     calls = []
@@ -255,10 +256,13 @@ def test_long_labels_and_weights_take_the_compiled_pass(monkeypatch):
     y = np.tile([0.0, 1.0], n // 2)
     w = np.ones(n)
     loss = fastloss.get_loss("logistic")
-    loss.loss(y, np.zeros(n), sample_weight=w)
+    loss.loss(y, np.zeros(n), sample_weight=w, out=np.empty(n))
     assert calls == [n, n]  # the labels, then the weights
     calls.clear()
-    loss.loss(y[:100], np.zeros(100), sample_weight=w[:100])
+    loss.loss(y[:100], np.zeros(100), sample_weight=w[:100], out=np.empty(100))
+    assert calls == []
+    # Without out=, the pointwise kernel counts invalid values in its own pass: no check pass.
+    loss.loss(y, np.zeros(n), sample_weight=w)
     assert calls == []
 
 

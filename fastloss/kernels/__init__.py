@@ -46,7 +46,7 @@ Multinomial objective (:mod:`fastloss.kernels.multinomial`)
 -----------------------------------------------------------
 The same four kernels with ``n_classes`` in place of ``loss_id`` (the same compiled pipeline:
 ``linear.loss_gradient_of(..., Softmax(n_classes), ...)``); ``curvature`` holds the ``n * K``
-softmax probabilities; ``pointwise(y, raw, sw, loss_out, grad_out, hess_out)`` for raw ``(n, K)``.
+softmax probabilities. Its pointwise kernel is ``pointwise.multinomial_pointwise``.
 
 Pointwise (:mod:`fastloss.kernels.pointwise`)
 ---------------------------------------------

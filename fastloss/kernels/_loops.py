@@ -59,7 +59,9 @@ _LOOP_SIGNATURE = types.void(_f64p, _f64p, types.int64, types.int64, _f64p, _f64
 
 def _loop_template(y_at, sw_at, n_sw, m, z_at, L_at, G_at, H_at):
     """``L/G/H[r] = s_r * value/gradient/hessian(y[r], z[r])`` for ``r < m``, the outputs of
-    this copy's mode only (``WANT_*`` are constants of the copy, so the others are pruned).
+    this copy's mode only (``WANT_*`` are constants of the copy, so the others are pruned). A
+    mode with both the value and the gradient calls the loss's fused ``value_gradient`` where it
+    has one (``FUSED_VALUE_GRADIENT``): the same bits, the shared work done once.
 
     Compiled without fast-math: the error-free steps of ``fastloss._math`` and the stable
     formulas keep their exact evaluation order (the loop holds no reduction, and vectorizes
@@ -72,10 +74,13 @@ def _loop_template(y_at, sw_at, n_sw, m, z_at, L_at, G_at, H_at):
     G = carray(G_at, m)
     H = carray(H_at, m)
     for r in range(m):
-        if WANT_VALUE:  # noqa: F821 (bound per copy)
-            L[r] = value(y[r], z[r])  # noqa: F821
-        if WANT_GRADIENT:  # noqa: F821
-            G[r] = gradient(y[r], z[r])  # noqa: F821
+        if FUSED_VALUE_GRADIENT:  # noqa: F821 (bound per copy)
+            L[r], G[r] = value_gradient(y[r], z[r])  # noqa: F821
+        else:
+            if WANT_VALUE:  # noqa: F821
+                L[r] = value(y[r], z[r])  # noqa: F821
+            if WANT_GRADIENT:  # noqa: F821
+                G[r] = gradient(y[r], z[r])  # noqa: F821
         if WANT_HESSIAN:  # noqa: F821
             H[r] = hessian(y[r], z[r])  # noqa: F821
     if n_sw > 0:
@@ -93,9 +98,11 @@ def _loop_template(y_at, sw_at, n_sw, m, z_at, L_at, G_at, H_at):
 def _compile_loop(name: str, mode: int):
     spec = losses.REGISTRY[name]
     value, gradient, hessian = spec.functions
+    fused = spec.value_gradient is not None and mode & VALUE_GRADIENT == VALUE_GRADIENT
     namespace = dict(_loop_template.__globals__, value=value, gradient=gradient, hessian=hessian,
+                     value_gradient=spec.value_gradient if fused else value,
                      WANT_VALUE=bool(mode & VALUE), WANT_GRADIENT=bool(mode & 2),
-                     WANT_HESSIAN=bool(mode & HESSIAN))
+                     WANT_HESSIAN=bool(mode & HESSIAN), FUSED_VALUE_GRADIENT=bool(fused))
     mode_name = next(k for k, v in MODES.items() if v == mode)
     loop = pytypes.FunctionType(_loop_template.__code__, namespace, f"_loop__{name}__{mode_name}")
     loop.__qualname__ = loop.__name__

@@ -25,11 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import jit
-from ..losses import multinomial_gradient, multinomial_hessian, multinomial_row_loss, multinomial_row_softmax
-from ._chunks import combine, parallel_chunks
-from ._matrix import chunk_bounds
 from ._scores import Softmax
 from .linear import hessian_diag_of, hessian_of, hessp_of, loss_gradient_of
+from .pointwise import multinomial_pointwise as pointwise  # noqa: F401 (its name here before it moved)
 
 
 @jit()
@@ -92,71 +90,3 @@ def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
     symmetric and the same for any thread count. Cost ``n (K p)^2 / 2`` multiply-adds.
     """
     hessian_of(X, y, sw, coef, np.bool_(fit_intercept), Softmax(np.int64(n_classes)), out)
-
-
-# --- pointwise (section 2 of the contract) -------------------------------------------------------
-
-@jit()
-def pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, last, totals, vectors):
-    """Chunks ``first:last`` of :func:`pointwise`: ``totals[c]`` gets chunk ``c``'s
-    ``(sum s_i loss_i, sum s_i)`` (``vectors`` is not used)."""
-    K = raw.shape[1]
-    has_sw = sw.size > 0
-    want_loss = loss_out.size > 0
-    want_grad = grad_out.size > 0
-    want_hess = hess_out.size > 0
-    # (n, K) outputs, or (0, K) views of skipped (empty, possibly 1-D) ones.
-    G = grad_out.reshape((grad_out.size // K, K))
-    H = hess_out.reshape((hess_out.size // K, K))
-    z = np.empty(K)
-    e = np.empty(K)
-    for c in range(first, last):
-        acc_loss = 0.0
-        acc_weight = 0.0
-        for i in range(bounds[c], bounds[c + 1]):
-            s = sw[i] if has_sw else 1.0
-            yi = np.int64(y[i])  # class labels may arrive as float64 / float32 / int64, read in place
-            for k in range(K):
-                z[k] = raw[i, k]
-            zmax, top, others = multinomial_row_softmax(z, e)
-            loss = s * multinomial_row_loss(z, yi, zmax, others)
-            acc_loss += loss
-            acc_weight += s
-            if want_loss:
-                loss_out[i] = loss
-            inv_total = 1.0 / (1.0 + others)
-            if want_grad:
-                for k in range(K):
-                    G[i, k] = s * multinomial_gradient(e, k, yi, top, others, inv_total)
-            if want_hess:
-                for k in range(K):
-                    H[i, k] = s * multinomial_hessian(e, k, top, others, inv_total)
-        totals[c, 0] = acc_loss
-        totals[c, 1] = acc_weight
-
-
-_pointwise_driver = parallel_chunks(pointwise_chunks)
-
-
-@jit()
-def pointwise(y, raw, sw, loss_out, grad_out, hess_out):
-    """Weighted per-sample multinomial loss / gradient / Hessian diagonal, and their sums.
-
-    Parameters
-    ----------
-    y : int64 (n,), class indices in ``[0, K)`` (integer-valued float64 / float32 work too)
-    raw : float32/float64 (n, K) C-contiguous raw scores
-    sw : float64 (n,) sample weights, or size 0 for unit weights
-    loss_out : (n,) receives ``s_i loss_i``, or size 0 to skip
-    grad_out : (n, K) receives ``s_i (p_i - onehot(y_i))``, or size 0 to skip
-    hess_out : (n, K) receives ``s_i p_i (1 - p_i)``, or size 0 to skip
-        (outputs in any float dtype, normally ``raw``'s; values are computed in float64)
-
-    Returns
-    -------
-    (float, float) : ``sum_i s_i loss_i`` and ``sum_i s_i``, reduced per chunk in chunk order.
-    """
-    totals, vectors = _pointwise_driver(y, raw, (sw, loss_out, grad_out, hess_out), chunk_bounds(raw, 2), 2, 0)
-    sums = np.empty(2)
-    combine(totals, vectors, sums, np.empty(0))
-    return sums[0], sums[1]

@@ -25,6 +25,25 @@ def test_ids_names_and_aliases_come_from_the_registry():
     assert losses.SOFT_LABEL_LOSSES == tuple(n for n, s in losses.REGISTRY.items() if s.soft_labels)
 
 
+@pytest.mark.parametrize("name", [n for n, s in losses.REGISTRY.items() if s.value_gradient is not None])
+def test_a_fused_value_gradient_gives_the_bits_of_the_two_functions(name):
+    """The loops of modes with the value and the gradient call the loss's ``value_gradient`` instead
+    of its two functions: it must give the same bits, on ordinary, tiny, huge and signed-zero
+    scores and on every kind of label the loss takes."""
+    import numpy as np
+
+    spec = losses.REGISTRY[name]
+    value, gradient, _ = spec.functions
+    rng = np.random.default_rng(3)
+    z = np.concatenate([rng.standard_normal(300) * 10.0 ** rng.integers(-3, 3, 300),
+                        [0.0, -0.0, 1e-300, -1e-300, 30.0, -30.0, 700.0, -745.0, 1e300, -1e300]])
+    labels = [0.0, 1.0] + ([0.25, 0.5, 0.9] if spec.soft_labels else [])
+    for y in labels:
+        for zi in z:
+            fused = spec.value_gradient(y, zi)
+            assert np.array_equal(fused, (value(y, zi), gradient(y, zi))), (y, zi)
+
+
 def test_unknown_and_duplicate_names_are_refused():
     with pytest.raises(ValueError, match="valid names are 'logistic'"):
         losses.spec("huber")

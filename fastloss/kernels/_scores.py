@@ -46,8 +46,6 @@ from ._matrix import (
     rows_axpy_each,
     rows_dot,
     rows_dot_packed,
-    vectors_empty,
-    vectors_set,
     whole_tiles,
 )
 
@@ -76,17 +74,11 @@ def rows_per_block(X, n_values):
     capped so that the scratch stays near ``_config.SCORE_SCRATCH_VALUES`` (whole tiles)."""
 
 
-def new_vectors(loss, X, k, n):
-    """Room for ``k`` coefficient vectors of length ``n`` in the layout :func:`score_rows` reads."""
-
-
-def set_vector(loss, X, P, j, w):
-    """Store ``w`` as vector ``j`` of ``P = new_vectors(loss, X, k, n)``."""
-
-
-def score_rows(loss, X, a, b, P, Z):
-    """``Z[j, i - a] = X[i, :d] @ w_j[:d]`` for rows ``a:b`` and the vectors of ``P``: one vector
-    at a time for binary losses (no register tile is compiled), tiles of classes for multinomial."""
+def score_rows(loss, X, a, b, P, shift, Z):
+    """``Z[j, i - a] = X[i, :d] @ w_j[:d] + shift[j]`` for rows ``a:b``, the vectors of ``P``
+    (:func:`~._matrix.vectors_empty`'s layout) and their intercepts ``shift``: one vector at a time
+    for binary losses (no register tile is compiled), tiles of classes for multinomial on dense C
+    input."""
 
 
 def spread_rows(loss, X, a, b, G, OUT):
@@ -139,34 +131,25 @@ def _rows_per_block(X, n_values):
     return impl
 
 
-@overload(new_vectors, inline="always", **_INLINE)
-def _new_vectors(loss, X, k, n):
+@overload(score_rows, **_INLINE)
+def _score_rows(loss, X, a, b, P, shift, Z):
     if isinstance(loss, types.Integer):
-        return lambda loss, X, k, n: vectors_empty(X, k, n)
-    if _is_softmax(loss):
-        return lambda loss, X, k, n: np.empty((k, n))
+        dot = rows_dot_packed
+    elif _is_softmax(loss):
+        dot = rows_dot if isinstance(X, types.Array) else rows_dot_packed  # as vectors_empty lays them
+    else:
+        return None
+
+    def impl(loss, X, a, b, P, shift, Z):
+        dot(X, a, b, P, Z)
+        for q in range(shift.size):
+            sq = shift[q]
+            for r in range(b - a):
+                Z[q, r] += sq
+    return impl
 
 
-@overload(set_vector, inline="always", **_INLINE)
-def _set_vector(loss, X, P, j, w):
-    if isinstance(loss, types.Integer):
-        return lambda loss, X, P, j, w: vectors_set(X, P, j, w)
-    if _is_softmax(loss):
-        def impl(loss, X, P, j, w):
-            for q in range(w.size):
-                P[j, q] = w[q]
-        return impl
-
-
-@overload(score_rows, inline="always", **_INLINE)
-def _score_rows(loss, X, a, b, P, Z):
-    if isinstance(loss, types.Integer):
-        return lambda loss, X, a, b, P, Z: rows_dot_packed(X, a, b, P, Z)
-    if _is_softmax(loss):
-        return lambda loss, X, a, b, P, Z: rows_dot(X, a, b, P, Z)
-
-
-@overload(spread_rows, inline="always", **_INLINE)
+@overload(spread_rows, **_INLINE)
 def _spread_rows(loss, X, a, b, G, OUT):
     if isinstance(loss, types.Integer):
         return lambda loss, X, a, b, G, OUT: rows_axpy_each(X, a, b, G, OUT)
@@ -174,7 +157,7 @@ def _spread_rows(loss, X, a, b, G, OUT):
         return lambda loss, X, a, b, G, OUT: rows_axpy(X, a, b, G, OUT)
 
 
-@overload(new_scratch, inline="always", **_INLINE)
+@overload(new_scratch, **_INLINE)
 def _new_scratch(loss, block):
     if isinstance(loss, types.Integer):
         return lambda loss, block: (np.empty(block),)  # the per-row losses
@@ -184,7 +167,7 @@ def _new_scratch(loss, block):
                                     np.empty(block), np.empty(block))
 
 
-@overload(check_ready, inline="always", **_INLINE)
+@overload(check_ready, **_INLINE)
 def _check_ready(loss, mode):
     if isinstance(loss, types.Integer):
         def impl(loss, mode):

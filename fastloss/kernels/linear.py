@@ -48,7 +48,18 @@ from .. import _config
 from .._jit import jit
 from ._chunks import parallel_chunks, total_of
 from ._loops import HESSIAN, mode_of
-from ._matrix import _INLINE, _csr_row, _is_csr, _is_dense, chunk_bounds, n_cols, n_rows, rows_sq_axpy
+from ._matrix import (
+    _INLINE,
+    _csr_row,
+    _is_csr,
+    _is_dense,
+    chunk_bounds,
+    n_cols,
+    n_rows,
+    rows_sq_axpy,
+    vectors_empty,
+    vectors_set,
+)
 from ._scores import (
     DIAGONAL,
     apply_curvature,
@@ -57,45 +68,31 @@ from ._scores import (
     gram_weights,
     n_scores,
     new_scratch,
-    new_vectors,
     rows_per_block,
     score_rows,
-    set_vector,
     spread_rows,
 )
 
 
 @jit()
 def _score_vectors(loss, X, coef, V, with_coef):
-    """The vectors each row is scored against (:func:`new_vectors`, one read of a row serves
+    """The vectors each row is scored against (:func:`vectors_empty`, one read of a row serves
     them all) and their intercepts (zeros without intercept): the ``n_scores`` rows of ``coef``
     when ``with_coef``, then the ``n_scores`` rows of each direction of ``V`` ``(k, n_coef)``."""
     K = n_scores(loss)
-    n_dir, n_coef = V.shape
     p = coef.size // K
     d = n_cols(X)
     lead = K if with_coef else 0
-    n_vectors = lead + n_dir * K
-    W = new_vectors(loss, X, n_vectors, p)
+    n_vectors = lead + V.shape[0] * K
+    W = vectors_empty(X, n_vectors, p)
     shift = np.zeros(n_vectors)
-    V_flat = V.reshape(n_dir * n_coef)
     for q in range(n_vectors):
-        w = coef[q * p:(q + 1) * p] if q < lead else V_flat[(q - lead) * p:(q - lead + 1) * p]
-        set_vector(loss, X, W, q, w)
+        j, k = divmod(q - lead, K)
+        w = coef[q * p:(q + 1) * p] if q < lead else V[j, k * p:(k + 1) * p]
+        vectors_set(X, W, q, w)
         if p > d:
             shift[q] = w[d]
     return W, shift
-
-
-@jit(inline=True)
-def _score_block(loss, X, a, b, W, shift, Z):
-    """``Z[q, r]``: row ``a + r`` scored against vector ``q`` of :func:`_score_vectors`, plus its
-    intercept."""
-    score_rows(loss, X, a, b, W, Z)
-    for q in range(shift.size):
-        sq = shift[q]
-        for r in range(b - a):
-            Z[q, r] += sq
 
 
 @jit()
@@ -105,7 +102,7 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
     sum, ``vectors[c]`` its gradient sum (when ``want_gradient``), ``curvature_out`` its rows'
     curvature (when not empty).
 
-    Per cache block: the scores of every row (:func:`score_rows`), plus the intercepts; the
+    Per cache block: the scores of every row, intercepts included (:func:`score_rows`); the
     loss, gradient and curvature in score space (:func:`derivatives`); then the gradient spread
     over the same rows (:func:`spread_rows`) while they are in cache.
     """
@@ -127,7 +124,7 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
-            _score_block(loss, X, a, b, W, shift, Z)
+            score_rows(loss, X, a, b, W, shift, Z)
             acc_loss += derivatives(loss, mode, y, sw, a, m, Z, G, C, S)
             if want_gradient:
                 for k in range(K):
@@ -218,7 +215,7 @@ def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, firs
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
-            _score_block(loss, X, a, b, W, shift, Z)
+            score_rows(loss, X, a, b, W, shift, Z)
             if cached:
                 for r in range(m):
                     for k in range(K):
@@ -282,7 +279,7 @@ def hessian_diag_chunks(X, loss, y, sw, coef, fit_intercept, bounds, first, last
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
-            _score_block(loss, X, a, b, W, shift, Z)
+            score_rows(loss, X, a, b, W, shift, Z)
             derivatives(loss, mode, y, sw, a, m, Z, C, C, S)
             for k in range(K):
                 acc = 0.0

@@ -19,7 +19,7 @@ can keep per sample (``curvature_out``, row after row) and :func:`hessp` read ba
 * binary: ``s_i h_i`` (the weighted second derivative);
 * multinomial: the probabilities ``p_i`` (the weight is applied where they are used).
 
-The *diagonal* (mode :data:`DIAGONAL`) is the diagonal of the per-row Hessian in score space,
+The *diagonal* (:func:`diagonal`) is the diagonal of the per-row Hessian in score space,
 weighted: ``s_i h_i``, or ``s_i p_ik (1 - p_ik)`` with ``1 - p_ik`` from the complementary sum.
 """
 
@@ -49,9 +49,7 @@ from ._matrix import (
     whole_tiles,
 )
 
-#: Mode bits of :func:`derivatives` (with :data:`._loops.VALUE`, ``GRADIENT`` (2) and
-#: :data:`._loops.HESSIAN`, which asks for the curvature): the weighted Hessian diagonal.
-DIAGONAL = 8
+#: The gradient's bit of a mode (:data:`._loops.MODES`; ``HESSIAN`` asks for the curvature).
 GRADIENT = 2
 
 
@@ -96,11 +94,16 @@ def check_ready(loss, mode):
 def derivatives(loss, mode, y, sw, a, m, Z, G, C, S):
     """Per-row derivatives of the block's ``m`` rows (samples ``a + r``) from their scores ``Z``.
 
-    ``mode`` bits: :data:`VALUE` returns ``sum_r s_r loss_r`` (else 0), :data:`GRADIENT` writes
-    ``G[k, r] = s_r dloss/dz_k``, :data:`HESSIAN` writes the curvature into ``C``,
-    :data:`DIAGONAL` the weighted Hessian diagonal into ``C`` (not with HESSIAN). ``Z`` is
-    scratch afterwards; ``S`` is :func:`new_scratch`'s.
+    ``mode`` (of :data:`._loops.MODES`) bits: :data:`VALUE` returns ``sum_r s_r loss_r`` (else
+    0), :data:`GRADIENT` writes ``G[k, r] = s_r dloss/dz_k``, :data:`HESSIAN` writes the
+    curvature into ``C``. ``Z`` is scratch afterwards; ``S`` is :func:`new_scratch`'s.
     """
+
+
+def diagonal(loss, y, sw, a, m, Z, C, S):
+    """``C[k, r]``: the weighted diagonal of row ``a + r``'s Hessian in score space, ``s h`` or
+    ``s p_k (1 - p_k)`` (``1 - p_k`` from the complementary sum), from its scores ``Z`` (scratch
+    afterwards)."""
 
 
 def apply_curvature(loss, sw, a, m, C, U, T, S):
@@ -171,7 +174,7 @@ def _new_scratch(loss, block):
 def _check_ready(loss, mode):
     if isinstance(loss, types.Integer):
         def impl(loss, mode):
-            check_loop(loss, HESSIAN if mode & DIAGONAL else mode)
+            check_loop(loss, mode)
         return impl
     if _is_softmax(loss):
         return lambda loss, mode: None
@@ -181,9 +184,7 @@ def _check_ready(loss, mode):
 def _derivatives(loss, mode, y, sw, a, m, Z, G, C, S):
     if isinstance(loss, types.Integer):
         def binary(loss, mode, y, sw, a, m, Z, G, C, S):
-            # For one score the curvature and the diagonal are the same, s h.
-            loop_mode = (mode & ~DIAGONAL) | HESSIAN if mode & DIAGONAL else mode
-            return pointwise_rows(loss, np.int64(loop_mode), y, sw, a, m, Z[0], S[0], G[0], C[0])
+            return pointwise_rows(loss, mode, y, sw, a, m, Z[0], S[0], G[0], C[0])
         return binary
     if _is_softmax(loss):
         def softmax(loss, mode, y, sw, a, m, Z, G, C, S):
@@ -202,12 +203,7 @@ def _derivatives(loss, mode, y, sw, a, m, Z, G, C, S):
                     total += s * multinomial_loss_of(zmax[r], label[r], others[r])
             for r in range(m):
                 scale[r] = 1.0 / (1.0 + others[r])
-            if mode & DIAGONAL:
-                for k in range(K):
-                    for r in range(m):
-                        s = sw[first + np.uintp(r)] if has_sw else 1.0
-                        C[k, r] = s * multinomial_hessian_of(Z[k, r], top[r] == k, others[r], scale[r])
-            elif mode & HESSIAN:
+            if mode & HESSIAN:
                 for k in range(K):
                     for r in range(m):
                         C[k, r] = Z[k, r] * scale[r]  # p_k = e[k] / sum(e)
@@ -217,6 +213,28 @@ def _derivatives(loss, mode, y, sw, a, m, Z, G, C, S):
                         scale[r] *= sw[first + np.uintp(r)]
                 multinomial_block_gradient(Z, y, first, m, top, others, scale, label, G)
             return total
+        return softmax
+
+
+@overload(diagonal, **_INLINE)
+def _diagonal(loss, y, sw, a, m, Z, C, S):
+    if isinstance(loss, types.Integer):
+        def binary(loss, y, sw, a, m, Z, C, S):
+            # For one score the diagonal is the curvature, s h.
+            pointwise_rows(loss, np.int64(HESSIAN), y, sw, a, m, Z[0], S[0], C[0], C[0])
+        return binary
+    if _is_softmax(loss):
+        def softmax(loss, y, sw, a, m, Z, C, S):
+            zmax, top, others, label, scale = S
+            has_sw = sw.size > 0
+            first = np.uintp(a)
+            multinomial_block_softmax(Z, m, zmax, top, others)  # Z holds the exponentials e
+            for r in range(m):
+                scale[r] = 1.0 / (1.0 + others[r])
+            for k in range(Z.shape[0]):
+                for r in range(m):
+                    s = sw[first + np.uintp(r)] if has_sw else 1.0
+                    C[k, r] = s * multinomial_hessian_of(Z[k, r], top[r] == k, others[r], scale[r])
         return softmax
 
 

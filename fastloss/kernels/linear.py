@@ -61,10 +61,10 @@ from ._matrix import (
     vectors_set,
 )
 from ._scores import (
-    DIAGONAL,
     apply_curvature,
     check_ready,
     derivatives,
+    diagonal,
     gram_weights,
     n_scores,
     new_scratch,
@@ -272,7 +272,6 @@ def hessian_diag_chunks(X, loss, y, sw, coef, fit_intercept, bounds, first, last
     C = np.empty((K, block))
     S = new_scratch(loss, block)
     acc_intercept = np.empty(K)
-    mode = np.int64(DIAGONAL)
     for c in range(first, last):
         OUT = vectors[c].reshape((K, p))
         acc_intercept[:] = 0.0
@@ -280,7 +279,7 @@ def hessian_diag_chunks(X, loss, y, sw, coef, fit_intercept, bounds, first, last
             b = min(bounds[c + 1], a + block)
             m = b - a
             score_rows(loss, X, a, b, W, shift, Z)
-            derivatives(loss, mode, y, sw, a, m, Z, C, C, S)
+            diagonal(loss, y, sw, a, m, Z, C, S)
             for k in range(K):
                 acc = 0.0
                 for r in range(m):
@@ -298,7 +297,7 @@ _hessian_diag_driver = parallel_chunks(hessian_diag_chunks)
 @jit()
 def hessian_diag_of(X, y, sw, coef, fit_intercept, loss, out):
     """:func:`hessian_diag` for any ``loss`` of :mod:`._scores` (see :func:`loss_gradient_of`)."""
-    check_ready(loss, np.int64(DIAGONAL))
+    check_ready(loss, np.int64(HESSIAN))
     args = (y, sw, coef, fit_intercept)
     total_of(*_hessian_diag_driver(X, loss, args, chunk_bounds(X, coef.size), 1, coef.size), out)
 

@@ -104,6 +104,9 @@ def main() -> None:
     p.add_argument("--index-dtype", default="int32")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--blocks", default=None,
+                   help="comma-separated rows per block: time only the fused floor at each (default: "
+                        "every row at fastloss's CSR block)")
     args = p.parse_args()
 
     import numba
@@ -138,6 +141,13 @@ def main() -> None:
     block = _config.MAX_BLOCK_ROWS
     for threads in (int(t) for t in args.threads.split(",")):
         numba.set_num_threads(threads)
+        if args.blocks:
+            for rows in (int(b) for b in args.blocks.split(",")):
+                settle()
+                med, _, _ = median_time(lambda r=rows: fused(X.data, X.indices, X.indptr, bounds, w, partial, r),
+                                        repeat=args.repeat)
+                print(f"{threads} thread(s): fused floor, {rows} rows per block: {med * 1e3:.1f} ms")
+            continue
         obj = fastloss.LinearObjective(X, y, "logistic", l2=1e-4, n_threads=threads)
         bw = read_bandwidth(dense, threads)
         rows = {

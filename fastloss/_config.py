@@ -109,3 +109,10 @@ COUNTED_MIN_SIZE = 1 << 16
 
 #: ``LinearObjective.hessian`` refuses ``n_coef`` above this (a 20,000^2 float64 matrix is 3.2 GB).
 HESSIAN_MAX_COEF = 20_000
+
+#: Up to this many classes the multinomial pointwise kernel works on transposed blocks of rows
+#: (every loop over the rows of a block with the class fixed), from more on row by row (the loops
+#: over one row's classes vectorize by then); docs/performance.md, "Pointwise API", has the sweep.
+MULTINOMIAL_BLOCK_MAX_CLASSES = 24
+#: Scores per transposed block of the multinomial pointwise kernel (32 KiB of float64: L1).
+MULTINOMIAL_BLOCK_SCORES = 4096

@@ -6,7 +6,7 @@ allocated in the dtype of ``raw_prediction`` and the kernels do the work.
 Validation in one pass. Shapes and dtypes are checked here, before any kernel runs. The
 *values* (finite scores, labels the loss accepts, finite non-negative weights with a positive
 sum) are counted by the kernel in the pass that computes, instead of by separate passes over the
-data before it (1e7 logistic scores: 31 of 113 ms at one thread went to those passes). When a
+data before it (a quarter of the call's time went to those passes: docs/performance.md). When a
 count is not zero, the precise checks of :mod:`fastloss._validation` run after the kernel and
 raise the same ``ValueError`` as ever, naming the entry; the kernel is harmless on invalid
 values (nothing is indexed by an unchecked label, no input is written), and its outputs, fresh

@@ -170,8 +170,8 @@ def binary_pointwise_chunks(y, raw, sw, loss_id, loss_out, grad_out, hess_out,
     """Chunks ``first:last`` of :func:`binary_pointwise`: ``totals[c]`` gets chunk ``c``'s
     :data:`TOTALS` (``vectors`` is not used).
 
-    Per block of samples, one loop counts invalid labels, scores and weights (it vectorizes;
-    about 0.4 ns a sample from cache), then the loss's loop runs on the block. float64 inputs
+    Per block of samples, one loop counts invalid labels, scores and weights (it vectorizes),
+    then the loss's loop runs on the block. float64 inputs
     and outputs are used in place; other dtypes, and blocks with -1 labels, go through float64
     scratch of the block's size (no array of the size of ``y`` is made).
     """
@@ -262,14 +262,6 @@ def binary_pointwise(y, raw, sw, loss_id, loss_out, grad_out, hess_out):
     return sums[0], sums[1]
 
 
-#: Up to this many classes the multinomial pointwise kernel works on transposed blocks of rows
-#: (:func:`_multinomial_blocks`), from more on row by row (:func:`_multinomial_rows`). Measured
-#: (10^6 scores, one thread, ms, blocks / rows): loss_gradient K = 10: 2.9 / 6.5, K = 16:
-#: 2.8 / 4.3, K = 32: 2.7 / 2.8, K = 64: 2.7 / 2.5; gradient_hessian K = 16: 3.6 / 4.6, K = 32:
-#: 3.9 / 3.1 (the loops over one row's classes vectorize from a few dozen classes on).
-MULTINOMIAL_BLOCK_MAX_CLASSES = 24
-#: A transposed block holds about this many scores (32 KiB of float64: it stays in L1).
-_BLOCK_SCORES = 4096
 
 
 @jit()
@@ -277,14 +269,14 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
     """Chunks ``first:last`` of :func:`multinomial_pointwise`: ``totals[c]`` gets chunk ``c``'s
     :data:`TOTALS` (``y_nonfinite`` counts every label that is not a class index in ``[0, K)``).
 
-    Up to :data:`MULTINOMIAL_BLOCK_MAX_CLASSES` classes a block of rows is transposed into
+    Up to ``_config.MULTINOMIAL_BLOCK_MAX_CLASSES`` classes a block of rows is transposed into
     ``(K, rows)`` float64 scratch, so that every loop runs over the rows of a block with the class
     fixed (:func:`fastloss.losses.multinomial_block_softmax`, then the gradient and Hessian
     diagonal): they vectorize, where a loop over the ``K = 10`` classes of one row hardly does;
     the results are transposed back into the outputs. With more classes the loops over one row's
     classes vectorize well, and the rows are taken one by one.
     """
-    if raw.shape[1] <= MULTINOMIAL_BLOCK_MAX_CLASSES:
+    if raw.shape[1] <= _config.MULTINOMIAL_BLOCK_MAX_CLASSES:
         _multinomial_blocks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, last, totals)
     else:
         _multinomial_rows(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, last, totals)
@@ -359,7 +351,7 @@ def _multinomial_blocks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first,
     # (n, K) outputs, or (0, K) views of skipped (empty, possibly 1-D) ones.
     G = grad_out.reshape((grad_out.size // K, K))
     H = hess_out.reshape((hess_out.size // K, K))
-    block = max(_config.SCORE_SCRATCH_MIN_ROWS, min(_config.MAX_BLOCK_ROWS, _BLOCK_SCORES // K))
+    block = max(_config.SCORE_SCRATCH_MIN_ROWS, min(_config.MAX_BLOCK_ROWS, _config.MULTINOMIAL_BLOCK_SCORES // K))
     E = np.empty((K, block))  # scores, then their shifted exponentials
     Q = np.empty((K, block) if want_hess else (0, 0))
     zmax = np.empty(block)
@@ -389,8 +381,7 @@ def _multinomial_blocks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first,
                 for k in range(K):
                     E[k, r] = raw_here[r, k]
                 # The scores and gradient rows about PREFETCH_BYTES ahead, a line at a time: the
-                # block's passes over scratch otherwise left the memory idle (1e6 x 10, one thread,
-                # given outputs: 3.7 -> 3.2 ns per score).
+                # block's passes over scratch otherwise leave the memory idle (docs/performance.md).
                 ahead = (a + r) * K + prefetch_values
                 for q in range(ahead, min(ahead + K, n_values), values_per_line):
                     _prefetch(raw_flat, q, 0)

@@ -4,6 +4,7 @@ reports, never how fast anything is."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -181,4 +182,6 @@ def test_demo_fit_rows_put_each_contender_in_the_speed_table(small):
     assert rows[0].split()[:3] == ["fit:", "LinearClassifier", "auto"] and not rows[0].endswith("x")
     for row, (_, solver) in zip(rows[1:], DEMO_FIT_CONTENDERS[1:], strict=True):
         assert row.split()[:3] == ["fit:", "LogisticRegression", solver]
-        assert "tol 1e-" in row and float(row.split()[-1].rstrip("x")) > 0
+        # the last cell is its time over LinearClassifier's ("0.0x" when it is 20 times faster on
+        # this tiny problem, which a loaded machine can make happen)
+        assert "tol 1e-" in row and re.fullmatch(r"\d+\.\dx", row.split()[-1])

@@ -333,9 +333,13 @@ def _chunk_bounds(X, width):
 # --- dense register tiles --------------------------------------------------------------------
 
 @intrinsic
-def _prefetch(typingctx, flat, index):
-    """Ask for the cache line of ``flat[index]`` (a hint: no fault, no effect on results)."""
-    sig = types.void(flat, index)
+def _prefetch(typingctx, flat, index, for_writing):
+    """Ask for the cache line of ``flat[index]`` (a hint: never faults, no effect on results),
+    to be read, or, with a literal ``for_writing`` of 1, written (no second request for ownership)."""
+    sig = types.void(flat, index, for_writing)
+    rw = getattr(for_writing, "literal_value", None)
+    if rw not in (0, 1):
+        return None
 
     def codegen(context, builder, sig, args):
         array = context.make_array(sig.args[0])(context, builder, args[0])
@@ -344,8 +348,7 @@ def _prefetch(typingctx, flat, index):
         fn = cgutils.get_or_insert_function(
             builder.module, llvm_ir.FunctionType(llvm_ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32]),
             "llvm.prefetch.p0i8")
-        # read, highest temporal locality (into L1), data cache
-        builder.call(fn, [address, i32(0), i32(3), i32(1)])
+        builder.call(fn, [address, i32(rw), i32(3), i32(1)])  # highest locality, data cache
         return context.get_dummy_value()
 
     return sig, codegen
@@ -392,7 +395,7 @@ def _dot_c_tiled(X, a, b, W, Z):
             k1 = min(k0 + 1, K - 1)
             q0 = ahead_start + (k0 // 2) * lines_per_pair * per_line
             for q in range(q0, min(q0 + lines_per_pair * per_line, ahead_stop), per_line):
-                _prefetch(flat, q)
+                _prefetch(flat, q, 0)
             a00 = 0.0
             a01 = 0.0
             a10 = 0.0
@@ -509,7 +512,7 @@ def _dot_c_each(X, a, b, W, Z):
         if X.itemsize == 8:
             ahead_start = (a + r + ahead) * d
             for q in range(ahead_start, min(ahead_start + d, flat.size), per_line):
-                _prefetch(flat, q)
+                _prefetch(flat, q, 0)
         for k in range(W.shape[0]):
             acc = 0.0
             for j in range(d):

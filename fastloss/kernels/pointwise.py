@@ -22,11 +22,9 @@ is, so no convention needs to be known in advance); multinomial: class indices.
 
 from __future__ import annotations
 
-import llvmlite.ir as llvm_ir
 import numpy as np
 from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import overload
 
 from .. import _config
 from .._jit import jit
@@ -41,7 +39,7 @@ from ..losses import (
 )
 from ._chunks import combine, parallel_chunks
 from ._loops import check_loop, mode_of, pointwise_rows
-from ._matrix import chunk_bounds
+from ._matrix import _prefetch, chunk_bounds
 
 #: The columns of a chunk's totals, in this order: the sums, then the counts of invalid input.
 #: ``y_*`` count binary labels (multinomial: ``y_bad`` counts labels that are no class index).
@@ -49,28 +47,6 @@ TOTALS = ("loss", "weight", "raw_nonfinite", "sw_nonfinite", "sw_negative", "sw_
           "y_nonfinite", "y_negative", "y_not_pm1", "y_not_01", "y_above_one")
 N_TOTALS = len(TOTALS)
 _Y_BAD = TOTALS.index("y_nonfinite")
-
-
-@intrinsic
-def _prefetch(typingctx, flat, index, for_writing):
-    """Ask for the cache line of ``flat[index]`` (a hint: never faults, no effect on results),
-    to be read, or, with a literal ``for_writing`` of 1, written (no second request for ownership)."""
-    sig = types.void(flat, index, for_writing)
-    rw = getattr(for_writing, "literal_value", None)
-    if rw not in (0, 1):
-        return None
-
-    def codegen(context, builder, sig, args):
-        array = context.make_array(sig.args[0])(context, builder, args[0])
-        address = builder.bitcast(builder.gep(array.data, [args[1]]), cgutils.voidptr_t)
-        i32 = llvm_ir.IntType(32)
-        fn = cgutils.get_or_insert_function(
-            builder.module, llvm_ir.FunctionType(llvm_ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32]),
-            "llvm.prefetch.p0i8")
-        builder.call(fn, [address, i32(rw), i32(3), i32(1)])  # highest locality, data cache
-        return context.get_dummy_value()
-
-    return sig, codegen
 
 
 @jit()

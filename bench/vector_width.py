@@ -45,7 +45,7 @@ def main() -> None:
         obj.loss_gradient(coef)
         obj.hessp(coef, coef + 1.0)
     for name in ("loss_gradient_chunks", "hessp_chunks"):
-        for sig, asm in getattr(linear, name).inspect_asm().items():
+        for sig, asm in getattr(linear.binary, name).inspect_asm().items():
             matrix = "CSR" if "CSR" in str(sig[0]) else str(sig[0])
             print(f"linear.{name}({matrix}, ...): {_counts(asm)}")
     for slot, cf in sorted(_loops._compiled.items()):

@@ -32,7 +32,7 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss, want_gradient: bool,
     """``(sum_i s_i loss_i, gradient sum or an empty array)``; ``curvature_out`` (size 0: skipped)
     receives the per-sample curvature (binary) or probabilities (multinomial)."""
     width = coef.size if want_gradient else 0
-    totals, grad = run_chunks(_linear().loss_gradient_chunks,
+    totals, grad = run_chunks(_linear().loss_gradient_chunks.of(loss),
                               (X, loss, y, sw, coef, fit_intercept, want_gradient, curvature_out),
                               _bounds(X, coef.size), 1, width, n_threads)
     return float(totals[0]), grad
@@ -40,13 +40,13 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss, want_gradient: bool,
 def hessp(X, y, sw, coef, fit_intercept, loss, curvature, V, n_threads: int) -> np.ndarray:
     """``(k, n_coef)`` products with the ``k`` directions ``V``; ``curvature`` from
     :func:`loss_gradient`, or size 0 to compute it in the same pass."""
-    _, out = run_chunks(_linear().hessp_chunks, (X, loss, y, sw, coef, fit_intercept, curvature, V),
+    _, out = run_chunks(_linear().hessp_chunks.of(loss), (X, loss, y, sw, coef, fit_intercept, curvature, V),
                         _bounds(X, V.size), 0, V.size, n_threads)
     return out.reshape(V.shape)
 
 def hessian_diag(X, y, sw, coef, fit_intercept, loss, n_threads: int) -> np.ndarray:
     """``(n_coef,)`` diagonal of the Hessian."""
-    _, out = run_chunks(_linear().hessian_diag_chunks, (X, loss, y, sw, coef, fit_intercept),
+    _, out = run_chunks(_linear().hessian_diag_chunks.of(loss), (X, loss, y, sw, coef, fit_intercept),
                         _bounds(X, coef.size), 0, coef.size, n_threads)
     return out
 
@@ -57,7 +57,7 @@ def hessian(X, y, sw, coef, fit_intercept, loss, n_threads: int) -> np.ndarray:
     curvature = np.empty(y.size * (loss.n_classes if isinstance(loss, tuple) else 1))
     loss_gradient(X, y, sw, coef, fit_intercept, loss, False, curvature, n_threads)
     with threads(n_threads):
-        _linear().gram_of_curvature(X, loss, sw, curvature, fit_intercept, H)
+        _linear().gram_of_curvature.of(loss)(X, loss, sw, curvature, fit_intercept, H)
     return H
 
 def pointwise(chunks, args: tuple, raw: np.ndarray, n_threads: int) -> tuple[float, float]:

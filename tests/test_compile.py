@@ -41,10 +41,10 @@ def test_one_compiled_kernel_serves_every_binary_loss():
     X, y, sw = make_problem()
     coef = np.zeros(X.shape[1] + 1)
     fastloss.LinearObjective(X, y, "logistic").loss_gradient(coef)
-    before = _n_signatures(linear.loss_gradient_chunks)
+    before = _n_signatures(linear.binary.loss_gradient_chunks)
     for loss in fastloss.LOSSES[:-1]:
         fastloss.LinearObjective(X, y, loss, sample_weight=sw).loss_gradient(coef)
-    assert _n_signatures(linear.loss_gradient_chunks) == before
+    assert _n_signatures(linear.binary.loss_gradient_chunks) == before
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
@@ -54,7 +54,7 @@ def test_read_only_inputs_share_the_compiled_kernel_and_give_the_same_bits(order
     expected = fastloss.LinearObjective(X, y, sample_weight=sw).loss_gradient(coef)
     L = fastloss.get_loss("logistic")
     expected_pointwise = L.loss_gradient(y, X[:, 0].copy(), sample_weight=sw)
-    kernels = (linear.loss_gradient_chunks, pointwise.binary_pointwise_chunks)
+    kernels = (linear.binary.loss_gradient_chunks, pointwise.binary_pointwise_chunks)
     before = _n_signatures(*kernels)
 
     np.save(tmp_path / "X.npy", X)
@@ -135,7 +135,7 @@ def test_processes_starting_together_on_an_empty_cache(tmp_path):
         from fastloss.kernels import linear
         X = np.random.default_rng(0).standard_normal((3000, 5)); y = (X[:, 0] > 0).astype(float)
         loss, grad = fastloss.LinearObjective(X, y).loss_gradient(np.full(6, 0.1))
-        hits = sum(linear.loss_gradient_chunks.stats.cache_hits.values())
+        hits = sum(linear.binary.loss_gradient_chunks.stats.cache_hits.values())
         print(repr((loss, grad.tolist(), hits)))
     """)
     script = tmp_path / "worker.py"

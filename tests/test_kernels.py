@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from _comparisons import check, rows
-from conftest import as_format, dense_of
+from conftest import TWO_THREADS, as_format, dense_of
 from numba import njit
 
 from fastloss import losses, reference
@@ -161,7 +161,7 @@ def _threads_1_and_2(fn):
         numba.set_num_threads(previous)
 
 
-@pytest.mark.skipif(__import__("numba").config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+@TWO_THREADS
 @pytest.mark.parametrize("fmt", ["C64", "F32", "CSR64"])
 def test_weighted_gram_and_multinomial_hessian_bitwise_same_at_1_and_2_threads(fmt):
     """Every output strip is summed by one thread in row order: the same bits for any thread
@@ -221,6 +221,21 @@ def test_multinomial_hessian_kernel_for_odd_sizes(fmt, fit_intercept):
         np.testing.assert_array_equal(out, out.T)
 
 
+def _sparse_gram_case(index_dtype):
+    """A CSR matrix at ~3 % density (the Gram path by stored entries) with a column stored twice
+    in some rows and columns out of order; its dense twin; per-row weights."""
+    rng = np.random.default_rng(6)
+    n, d, per_row = 700, 61, 2
+    cols = rng.integers(0, d, size=(n, per_row))
+    cols[::5, 1] = cols[::5, 0]  # a repeated column
+    data = rng.standard_normal(n * per_row)
+    indptr = np.arange(0, n * per_row + 1, per_row)
+    Xd = np.zeros((n, d))
+    np.add.at(Xd, (np.repeat(np.arange(n), per_row), cols.ravel()), data)
+    X = CSR(data, cols.ravel().astype(index_dtype), indptr.astype(index_dtype), d)
+    return X, Xd, rng.uniform(0.0, 2.0, n), rng
+
+
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 def test_sparse_gram_path_matches_numpy_with_repeated_and_unsorted_columns(index_dtype):
     """CSR at ~3 % density takes the path by stored entries (``gram_add_sparse``); rows with a
@@ -229,23 +244,33 @@ def test_sparse_gram_path_matches_numpy_with_repeated_and_unsorted_columns(index
     from fastloss import _config
     from fastloss.kernels.linear import gram_plan, weighted_gram
 
-    rng = np.random.default_rng(6)
-    n, d, per_row, K = 700, 61, 2, 3
-    cols = rng.integers(0, d, size=(n, per_row))
-    cols[::5, 1] = cols[::5, 0]  # a repeated column
-    data = rng.standard_normal(n * per_row)
-    indptr = np.arange(0, n * per_row + 1, per_row)
-    Xd = np.zeros((n, d))
-    np.add.at(Xd, (np.repeat(np.arange(n), per_row), cols.ravel()), data)
-    X = CSR(data, cols.ravel().astype(index_dtype), indptr.astype(index_dtype), d)
-    assert per_row / d <= _config.GRAM_SPARSE_MAX_DENSITY
+    X, Xd, h, rng = _sparse_gram_case(index_dtype)
+    n, d = Xd.shape
+    K = 3
+    assert (X[2][1] - X[2][0]) / d <= _config.GRAM_SPARSE_MAX_DENSITY
     assert njit(lambda X: gram_plan(X, d + 1, 1))(X)[1]
-    h = rng.uniform(0.0, 2.0, n)
     for fit_intercept in (True, False):
         out = np.empty((d + fit_intercept, d + fit_intercept))
         weighted_gram(X, h, fit_intercept, out)
         want = _gram_reference(Xd, h, fit_intercept)
         np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+    y = rng.integers(0, K, n)
+    coef = rng.standard_normal(K * (d + 1)) * 0.5
+    out = np.empty((K * (d + 1), K * (d + 1)))
+    MK.hessian(X, y, np.empty(0), coef, True, K, out)
+    want = reference.objective_hessian("multinomial", Xd, y, coef.reshape(K, d + 1)) * n
+    np.testing.assert_allclose(out, want, rtol=1e-11, atol=1e-13 * np.abs(want).max())
+    np.testing.assert_array_equal(out, out.T)
+
+
+@TWO_THREADS
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_sparse_gram_path_bitwise_same_at_1_and_2_threads(index_dtype):
+    """Each output row of the path by stored entries is one task, summed in row order."""
+    from fastloss.kernels.linear import weighted_gram
+
+    X, Xd, h, _ = _sparse_gram_case(index_dtype)
+    d = Xd.shape[1]
 
     def binary():
         out = np.empty((d + 1, d + 1))
@@ -254,10 +279,3 @@ def test_sparse_gram_path_matches_numpy_with_repeated_and_unsorted_columns(index
 
     a, b = _threads_1_and_2(binary)
     np.testing.assert_array_equal(a, b)
-    y = rng.integers(0, K, n)
-    coef = rng.standard_normal(K * (d + 1)) * 0.5
-    out = np.empty((K * (d + 1), K * (d + 1)))
-    MK.hessian(X, y, np.empty(0), coef, True, K, out)
-    want = reference.objective_hessian("multinomial", Xd, y, coef.reshape(K, d + 1)) * n
-    np.testing.assert_allclose(out, want, rtol=1e-11, atol=1e-13 * np.abs(want).max())
-    np.testing.assert_array_equal(out, out.T)

@@ -44,9 +44,9 @@ Binary objective (:mod:`fastloss.kernels.linear`)
 
 Multinomial objective (:mod:`fastloss.kernels.multinomial`)
 -----------------------------------------------------------
-The same four kernels with ``n_classes`` in place of ``loss_id`` (the same compiled pipeline:
-``linear.loss_gradient_of(..., Softmax(n_classes), ...)``); ``curvature`` holds the ``n * K``
-softmax probabilities. Its pointwise kernel is ``pointwise.multinomial_pointwise``.
+The same four kernels with ``n_classes`` in place of ``loss_id`` (the same pipeline, compiled
+for ``Softmax(n_classes)``: ``linear.softmax``); ``curvature`` holds the ``n * K`` softmax
+probabilities. Its pointwise kernel is ``pointwise.multinomial_pointwise``.
 
 Pointwise (:mod:`fastloss.kernels.pointwise`)
 ---------------------------------------------

@@ -104,6 +104,17 @@ def _driver_template(first_arg, second_arg, args, bounds, n_totals, width):
     return totals, vectors
 
 
+def copy_function(template, namespace: dict, name: str):
+    """A copy of Python function ``template`` that reads its globals from ``namespace``, named
+    ``name`` (its qualified name too: Numba's cache keys a function on it, so each copy is cached
+    on its own)."""
+    copy = pytypes.FunctionType(template.__code__, namespace, name, template.__defaults__)
+    copy.__qualname__ = name
+    copy.__doc__ = template.__doc__
+    copy.__module__ = template.__module__
+    return copy
+
+
 def parallel_chunks(chunks):
     """The ``prange`` driver of a ``*_chunks`` function, written once: a cached
     ``@jit(parallel=True)`` function ``(first_arg, second_arg, args, bounds, n_totals, width) ->
@@ -112,13 +123,14 @@ def parallel_chunks(chunks):
 
     Each driver is a copy of one template with ``chunks`` bound as a global (a direct call that
     the on-disk cache can hold) and a name of its own (``module.function``), as the loss loops of
-    :mod:`._loops` are made.
+    :mod:`._loops` are made. For a kernel written per kind of loss
+    (:func:`fastloss.kernels._scores.per_kind`), one driver per kind.
     """
+    if hasattr(chunks, "derived"):
+        return chunks.derived(parallel_chunks)
     py = chunks.py_func
     name = f"parallel__{py.__module__.rsplit('.', 1)[-1]}__{py.__name__}"
-    namespace = dict(_driver_template.__globals__, CHUNKS=chunks)
-    driver = pytypes.FunctionType(_driver_template.__code__, namespace, name)
-    driver.__qualname__ = name
+    driver = copy_function(_driver_template, dict(_driver_template.__globals__, CHUNKS=chunks), name)
     driver.__doc__ = f"``prange`` driver of :func:`{py.__module__}.{py.__name__}` (see :func:`parallel_chunks`)."
     return jit(parallel=True)(driver)
 

@@ -79,24 +79,19 @@ def chunk_bounds(X, width):
     """
 
 
-def rows_dot(X, a, b, W, Z):
-    """``Z[k, i - a] = X[i, :d] @ W[k, :d]`` for rows ``a <= i < b``; for many rows of ``W``
-    (dense C: a register tile of 4 rows x 2 vectors from ``_config.DOT_TILE_MIN_ROWS`` rows of ``W``)."""
+def rows_dot(X, a, b, P, Z):
+    """:func:`rows_dot_packed` for many vectors (dense C: a register tile of 4 rows x 2 vectors
+    from ``_config.DOT_TILE_MIN_ROWS`` vectors on)."""
 
 
 def _as_rows(A):
     """``A`` as a 2-D array of rows: a 1-D vector as one row, a 2-D array as it is."""
 
 
-def rows_dot_each(X, a, b, W, Z):
-    """:func:`rows_dot` one row of ``W`` at a time: for the 1-2 vectors of the binary kernels,
-    which then compile no register tile. ``W`` and ``Z`` may be 1-D (one vector)."""
-
-
 def vectors_empty(X, k, n):
     """Room for ``k`` float64 vectors of length ``n`` in the layout :func:`rows_dot_packed` reads.
 
-    Dense: ``(k, n)``, one vector per row (what :func:`rows_dot` reads). CSR: ``(n, k)``, the
+    Dense: ``(k, n)``, one vector per row. CSR: ``(n, k)``, the
     vectors interleaved, so that the one gather of a stored entry's column serves all ``k``
     (they share a cache line for ``k <= 8``).
     """
@@ -107,7 +102,9 @@ def vectors_set(X, P, j, w):
 
 
 def rows_dot_packed(X, a, b, P, Z):
-    """``Z[j, i - a] = X[i, :d] @ w_j[:d]`` for rows ``a <= i < b``, ``w_j`` the vectors of ``P``."""
+    """``Z[j, i - a] = X[i, :d] @ w_j[:d]`` for rows ``a <= i < b``, ``w_j`` the vectors of ``P``
+    (:func:`vectors_empty`), one vector at a time: for the few vectors of the binary kernels,
+    which then compile no register tile."""
 
 
 def rows_axpy(X, a, b, G, OUT):
@@ -537,20 +534,45 @@ def _dot_f(X, a, b, W, Z):
 
 
 @jit(inline=True)
-def _dot_csr(X, a, b, W, Z):
-    """CSR :func:`rows_dot` (2-D ``W``, ``Z``)."""
+def _dot_csr_packed(X, a, b, P, Z):
+    """CSR :func:`rows_dot_packed` (the vectors interleaved, ``P`` ``(n, k)``)."""
     data, indices, indptr = X[0], X[1], X[2]
-    for r in range(b - a):
-        i = a + r
-        # Slices of the row and unsigned column indices: the loops then index from 0
-        # with no negative-index wraparound (see _csr_row).
-        row_data, row_cols = _csr_row(data, indices, indptr, i)
-        for k in range(W.shape[0]):
-            w = W[k]
+    k = P.shape[1]
+    # One loop over the rows per case of k, reading the flat array at unsigned offsets
+    # ``column * k + j``: with the test of k inside the row loop and the 2-D index
+    # ``P[column, j]`` the gathers ran slower.
+    flat = P.reshape(P.size)
+    if k == 1:
+        for r in range(b - a):
+            row_data, row_cols = _csr_row(data, indices, indptr, a + r)
             acc = 0.0
             for q in range(row_data.size):
-                acc += row_data[q] * w[np.uint64(row_cols[q])]
-            Z[k, r] = acc
+                acc += row_data[q] * flat[np.uint64(row_cols[q])]
+            Z[0, r] = acc
+    elif k == 2:
+        # The common case (coef and one direction): one gather, two sums.
+        for r in range(b - a):
+            row_data, row_cols = _csr_row(data, indices, indptr, a + r)
+            acc0 = 0.0
+            acc1 = 0.0
+            for q in range(row_data.size):
+                x = row_data[q]
+                at = np.uint64(row_cols[q]) * np.uint64(2)
+                acc0 += x * flat[at]
+                acc1 += x * flat[at + np.uint64(1)]
+            Z[0, r] = acc0
+            Z[1, r] = acc1
+    else:
+        uk = np.uint64(k)
+        for r in range(b - a):
+            row_data, row_cols = _csr_row(data, indices, indptr, a + r)
+            for j in range(k):
+                Z[j, r] = 0.0
+            for q in range(row_data.size):
+                x = row_data[q]
+                at = np.uint64(row_cols[q]) * uk
+                for j in range(k):
+                    Z[j, r] += x * flat[at + np.uint64(j)]
 
 
 # The format bodies above are IR-inlined into these thin overloads only: inlining into a large
@@ -558,28 +580,18 @@ def _dot_csr(X, a, b, W, Z):
 # and optimized once more in every caller.
 
 @overload(rows_dot, **_INLINE)
-def _rows_dot(X, a, b, W, Z):
+def _rows_dot(X, a, b, P, Z):
     if _is_dense(X, "C"):
-        def impl(X, a, b, W, Z):
-            if W.shape[0] >= _config.DOT_TILE_MIN_ROWS:
-                _dot_c_tiled(X, a, b, W, Z)
+        def impl(X, a, b, P, Z):
+            if P.shape[0] >= _config.DOT_TILE_MIN_ROWS:
+                _dot_c_tiled(X, a, b, P, Z)
             else:
-                _dot_c_each(X, a, b, W, Z)
+                _dot_c_each(X, a, b, P, Z)
         return impl
     if _is_dense(X, "F"):
-        return lambda X, a, b, W, Z: _dot_f(X, a, b, W, Z)
+        return lambda X, a, b, P, Z: _dot_f(X, a, b, P, Z)
     if _is_csr(X):
-        return lambda X, a, b, W, Z: _dot_csr(X, a, b, W, Z)
-
-
-@overload(rows_dot_each, **_INLINE)
-def _rows_dot_each(X, a, b, W, Z):
-    if _is_dense(X, "C"):
-        return lambda X, a, b, W, Z: _dot_c_each(X, a, b, _as_rows(W), _as_rows(Z))
-    if _is_dense(X, "F"):
-        return lambda X, a, b, W, Z: _dot_f(X, a, b, _as_rows(W), _as_rows(Z))
-    if _is_csr(X):
-        return lambda X, a, b, W, Z: _dot_csr(X, a, b, _as_rows(W), _as_rows(Z))
+        return lambda X, a, b, P, Z: _dot_csr_packed(X, a, b, P, Z)
 
 
 # --- packed vectors and rows_dot_packed -----------------------------------------------------
@@ -615,46 +627,7 @@ def _rows_dot_packed(X, a, b, P, Z):
     if _is_dense(X, "F"):
         return lambda X, a, b, P, Z: _dot_f(X, a, b, P, Z)
     if _is_csr(X):
-        def impl(X, a, b, P, Z):
-            data, indices, indptr = X[0], X[1], X[2]
-            k = P.shape[1]
-            # One loop over the rows per case of k, reading the flat array at unsigned offsets
-            # ``column * k + j``. With the test of k inside the row loop and the 2-D index
-            # ``P[column, j]`` the gathers were slower (one thread, 300,000 x 100,000, 50 per
-            # row, medians of 9): k = 1 39 -> 33 ms, k = 2 51 -> 41 ms.
-            flat = P.reshape(P.size)
-            if k == 1:
-                for r in range(b - a):
-                    row_data, row_cols = _csr_row(data, indices, indptr, a + r)
-                    acc = 0.0
-                    for q in range(row_data.size):
-                        acc += row_data[q] * flat[np.uint64(row_cols[q])]
-                    Z[0, r] = acc
-            elif k == 2:
-                # The common case (coef and one direction): one gather, two sums.
-                for r in range(b - a):
-                    row_data, row_cols = _csr_row(data, indices, indptr, a + r)
-                    acc0 = 0.0
-                    acc1 = 0.0
-                    for q in range(row_data.size):
-                        x = row_data[q]
-                        at = np.uint64(row_cols[q]) * np.uint64(2)
-                        acc0 += x * flat[at]
-                        acc1 += x * flat[at + np.uint64(1)]
-                    Z[0, r] = acc0
-                    Z[1, r] = acc1
-            else:
-                uk = np.uint64(k)
-                for r in range(b - a):
-                    row_data, row_cols = _csr_row(data, indices, indptr, a + r)
-                    for j in range(k):
-                        Z[j, r] = 0.0
-                    for q in range(row_data.size):
-                        x = row_data[q]
-                        at = np.uint64(row_cols[q]) * uk
-                        for j in range(k):
-                            Z[j, r] += x * flat[at + np.uint64(j)]
-        return impl
+        return lambda X, a, b, P, Z: _dot_csr_packed(X, a, b, P, Z)
 
 
 # --- rows_axpy -------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 One block pipeline serves the binary losses and multinomial alike: a loss is ``n`` scores per
 sample and their derivatives in score space (:mod:`._scores`: a binary loss id, one score, or
-:class:`~._scores.Softmax`, ``K`` scores). The ``*_of`` kernels take that ``loss``; the
+:class:`~._scores.Softmax`, ``K`` scores). The ``@per_kind`` kernels below are written once, as
+templates over the pipeline's steps, and compiled once per kind of loss at the end of this
+module: :data:`binary` and :data:`softmax` hold the copies (``binary.loss_gradient_of``). The
 binary entry points of contract section 4 (``loss_gradient``, ``hessp``, ``hessian_diag``,
 ``hessian``, with a ``loss_id``) are here, the multinomial ones (with ``n_classes``) in
 :mod:`.multinomial`, both a line over the same kernels.
@@ -34,7 +36,7 @@ Each kernel is a serial ``*_chunks`` function that processes a range of row chun
 protocol of :mod:`._chunks`), which the Python API runs on its thread pool, and a ``prange``
 driver for callers in compiled code. No kernel links a binary loss: the loss's loop for a
 block is called through :mod:`._loops` (``loss_id`` is a run-time value), so each kernel
-compiles once per matrix type for every binary loss (and once more for multinomial), and a
+compiles once per matrix type for every binary loss (its ``softmax`` copy for multinomial), and a
 binary loss must be prepared (:func:`fastloss.kernels.prepare`) before a kernel runs it.
 """
 
@@ -61,20 +63,23 @@ from ._matrix import (
     vectors_set,
 )
 from ._scores import (
+    add_shift,
     apply_curvature,
     check_ready,
+    compile_kinds,
     derivatives,
     diagonal,
     gram_weights,
     n_scores,
     new_scratch,
+    per_kind,
     rows_per_block,
     score_rows,
     spread_rows,
 )
 
 
-@jit()
+@per_kind(inline=True)
 def _score_vectors(loss, X, coef, V, with_coef):
     """The vectors each row is scored against (:func:`vectors_empty`, one read of a row serves
     them all) and their intercepts (zeros without intercept): the ``n_scores`` rows of ``coef``
@@ -95,7 +100,7 @@ def _score_vectors(loss, X, coef, V, with_coef):
     return W, shift
 
 
-@jit()
+@per_kind
 def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, curvature_out,
                          bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`loss_gradient`: ``totals[c, 0]`` gets chunk ``c``'s loss
@@ -111,11 +116,11 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
     block = rows_per_block(X, 3 * K)
     want_curvature = curvature_out.size > 0
     mode = mode_of(want_gradient, want_curvature)
-    W, shift = _score_vectors(loss, X, coef, np.empty((0, coef.size)), True)
+    W, shift = _score_vectors(loss, X, coef, np.empty((np.int64(0), coef.size)), True)
     Z = np.empty((K, block))
     G = np.empty((K, block))
     C = np.empty((K, block))
-    S = new_scratch(loss, block)
+    S = new_scratch(block)
     acc_intercept = np.empty(K)
     for c in range(first, last):
         G_out = vectors[c].reshape((K, vectors.shape[1] // K))  # (K, 0) when no gradient is wanted
@@ -124,7 +129,8 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
-            score_rows(loss, X, a, b, W, shift, Z)
+            score_rows(X, a, b, W, Z)
+            add_shift(shift, m, Z)
             acc_loss += derivatives(loss, mode, y, sw, a, m, Z, G, C, S)
             if want_gradient:
                 for k in range(K):
@@ -132,7 +138,7 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
                     for r in range(m):
                         acc += G[k, r]
                     acc_intercept[k] += acc
-                spread_rows(loss, X, a, b, G, G_out)
+                spread_rows(X, a, b, G, G_out)
             if want_curvature:
                 for r in range(m):
                     for k in range(K):
@@ -146,7 +152,7 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
 _loss_gradient_driver = parallel_chunks(loss_gradient_chunks)
 
 
-@jit()
+@per_kind
 def loss_gradient_of(X, y, sw, coef, fit_intercept, loss, want_gradient, grad_out, curvature_out):
     """:func:`loss_gradient` for any ``loss`` of :mod:`._scores` (a binary loss id or a
     :class:`Softmax`): the one driver of the binary and multinomial kernels."""
@@ -179,11 +185,11 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
     """
     # Constants from a caller's @njit code arrive as Literal types: re-typed here, so that the
     # serial chunks function compiles once, not once more per constant (see _jit.py).
-    return loss_gradient_of(X, y, sw, coef, np.bool_(fit_intercept), np.int64(loss_id), np.bool_(want_gradient),
-                            grad_out, curvature_out)
+    return binary.loss_gradient_of(X, y, sw, coef, np.bool_(fit_intercept), np.int64(loss_id),
+                                   np.bool_(want_gradient), grad_out, curvature_out)
 
 
-@jit()
+@per_kind
 def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`hessp`: ``vectors[c]`` gets chunk ``c``'s products, the
     ``(k, n_coef)`` array flattened (``totals`` is not used).
@@ -206,7 +212,7 @@ def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, firs
     Z = np.empty((n_vectors, block))
     C = np.empty((K, block))
     T = np.empty((n_dir * K, block))
-    S = new_scratch(loss, block)
+    S = new_scratch(block)
     acc_intercept = np.empty(n_dir * K)
     mode = np.int64(HESSIAN)
     for c in range(first, last):
@@ -215,7 +221,8 @@ def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, firs
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
-            score_rows(loss, X, a, b, W, shift, Z)
+            score_rows(X, a, b, W, Z)
+            add_shift(shift, m, Z)
             if cached:
                 for r in range(m):
                     for k in range(K):
@@ -228,7 +235,7 @@ def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, firs
                 for r in range(m):
                     acc += T[q, r]
                 acc_intercept[q] += acc
-            spread_rows(loss, X, a, b, T, OUT)
+            spread_rows(X, a, b, T, OUT)
         if fit_intercept:
             for q in range(n_dir * K):
                 OUT[q, d] += acc_intercept[q]
@@ -237,7 +244,7 @@ def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, firs
 _hessp_driver = parallel_chunks(hessp_chunks)
 
 
-@jit()
+@per_kind
 def hessp_of(X, y, sw, coef, fit_intercept, loss, curvature, V, out):
     """:func:`hessp` for any ``loss`` of :mod:`._scores` (see :func:`loss_gradient_of`)."""
     if curvature.size == 0:
@@ -256,10 +263,10 @@ def hessp(X, y, sw, coef, fit_intercept, loss_id, curvature, V, out):
 
     V : float64 (k, n_coef) C-contiguous; out : float64 (k, n_coef), overwritten.
     """
-    hessp_of(X, y, sw, coef, np.bool_(fit_intercept), np.int64(loss_id), curvature, V, out)  # see loss_gradient
+    binary.hessp_of(X, y, sw, coef, np.bool_(fit_intercept), np.int64(loss_id), curvature, V, out)  # see loss_gradient
 
 
-@jit()
+@per_kind
 def hessian_diag_chunks(X, loss, y, sw, coef, fit_intercept, bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`hessian_diag`: ``vectors[c]`` gets chunk ``c``'s diagonal
     (``(K, p)`` flattened)."""
@@ -267,10 +274,10 @@ def hessian_diag_chunks(X, loss, y, sw, coef, fit_intercept, bounds, first, last
     d = n_cols(X)
     p = coef.size // K
     block = rows_per_block(X, 2 * K)
-    W, shift = _score_vectors(loss, X, coef, np.empty((0, coef.size)), True)
+    W, shift = _score_vectors(loss, X, coef, np.empty((np.int64(0), coef.size)), True)
     Z = np.empty((K, block))
     C = np.empty((K, block))
-    S = new_scratch(loss, block)
+    S = new_scratch(block)
     acc_intercept = np.empty(K)
     for c in range(first, last):
         OUT = vectors[c].reshape((K, p))
@@ -278,7 +285,8 @@ def hessian_diag_chunks(X, loss, y, sw, coef, fit_intercept, bounds, first, last
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
-            score_rows(loss, X, a, b, W, shift, Z)
+            score_rows(X, a, b, W, Z)
+            add_shift(shift, m, Z)
             diagonal(loss, y, sw, a, m, Z, C, S)
             for k in range(K):
                 acc = 0.0
@@ -294,7 +302,7 @@ def hessian_diag_chunks(X, loss, y, sw, coef, fit_intercept, bounds, first, last
 _hessian_diag_driver = parallel_chunks(hessian_diag_chunks)
 
 
-@jit()
+@per_kind
 def hessian_diag_of(X, y, sw, coef, fit_intercept, loss, out):
     """:func:`hessian_diag` for any ``loss`` of :mod:`._scores` (see :func:`loss_gradient_of`)."""
     check_ready(loss, np.int64(HESSIAN))
@@ -305,7 +313,7 @@ def hessian_diag_of(X, y, sw, coef, fit_intercept, loss, out):
 @jit()
 def hessian_diag(X, y, sw, coef, fit_intercept, loss_id, out):
     """``out = sum_i s_i h_i x~_i ** 2`` (diagonal of the unnormalized Hessian), one pass."""
-    hessian_diag_of(X, y, sw, coef, np.bool_(fit_intercept), np.int64(loss_id), out)  # see loss_gradient
+    binary.hessian_diag_of(X, y, sw, coef, np.bool_(fit_intercept), np.int64(loss_id), out)  # see loss_gradient
 
 
 # --- full Hessian: the weighted Gram matrix ------------------------------------------------------
@@ -701,7 +709,7 @@ def gram_mirror(out):
             out[j, q] = out[q, j]
 
 
-@jit()
+@per_kind
 def gram_of_curvature(X, loss, sw, curvature, fit_intercept, out):
     """The full unnormalized Hessian from the per-sample ``curvature`` that :func:`loss_gradient_of`
     keeps (``n * n_scores`` values), for any ``loss`` of :mod:`._scores`; deterministic.
@@ -733,10 +741,10 @@ def gram_of_curvature(X, loss, sw, curvature, fit_intercept, out):
 def weighted_gram(X, h, fit_intercept, out):
     """``out = X~^T diag(h) X~`` (``X~ = [X, 1]`` with intercept): :func:`gram_of_curvature` with
     ``h`` as a binary loss's curvature (which is the weight of each row)."""
-    gram_of_curvature(X, np.int64(0), np.empty(0), h, np.bool_(fit_intercept), out)
+    binary.gram_of_curvature(X, np.int64(0), np.empty(0), h, np.bool_(fit_intercept), out)
 
 
-@jit()
+@per_kind
 def hessian_of(X, y, sw, coef, fit_intercept, loss, out):
     """Full unnormalized Hessian into ``out`` (n_coef, n_coef), for any ``loss`` of :mod:`._scores`:
     the curvature of every sample in one parallel pass, then :func:`gram_of_curvature`."""
@@ -748,4 +756,11 @@ def hessian_of(X, y, sw, coef, fit_intercept, loss, out):
 @jit()
 def hessian(X, y, sw, coef, fit_intercept, loss_id, out):
     """Full unnormalized Hessian ``X~^T diag(s h) X~`` into ``out`` (n_coef, n_coef)."""
-    hessian_of(X, y, sw, coef, np.bool_(fit_intercept), np.int64(loss_id), out)  # see loss_gradient
+    binary.hessian_of(X, y, sw, coef, np.bool_(fit_intercept), np.int64(loss_id), out)  # see loss_gradient
+
+
+#: The kernels above compiled for each kind of loss (:func:`._scores.compile_kinds`): modules
+#: whose functions compiled code calls (``binary.loss_gradient_of``, ``softmax.hessp_of``).
+_kinds = compile_kinds(globals(), __name__)
+binary = _kinds["binary"]
+softmax = _kinds["softmax"]

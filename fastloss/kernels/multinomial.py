@@ -26,7 +26,7 @@ import numpy as np
 
 from .._jit import jit
 from ._scores import Softmax
-from .linear import hessian_diag_of, hessian_of, hessp_of, loss_gradient_of
+from .linear import softmax
 from .pointwise import multinomial_pointwise as pointwise  # noqa: F401 (its name here before it moved)
 
 
@@ -53,7 +53,7 @@ def loss_gradient(X, y, sw, coef, fit_intercept, n_classes, want_gradient, grad_
     """
     # Constants from a caller's @njit code arrive as Literal types: re-typed here, so that the
     # serial chunk function compiles once, not once more per constant (see _jit.py).
-    return loss_gradient_of(X, y, sw, coef, np.bool_(fit_intercept), Softmax(np.int64(n_classes)),
+    return softmax.loss_gradient_of(X, y, sw, coef, np.bool_(fit_intercept), Softmax(np.int64(n_classes)),
                             np.bool_(want_gradient), grad_out, curvature_out)
 
 
@@ -71,13 +71,13 @@ def hessp(X, y, sw, coef, fit_intercept, n_classes, curvature, V, out):
     V : float64 (k, K * p) C-contiguous, the directions
     out : float64 (k, K * p) C-contiguous, overwritten (unnormalized, no L2 term)
     """
-    hessp_of(X, y, sw, coef, np.bool_(fit_intercept), Softmax(np.int64(n_classes)), curvature, V, out)
+    softmax.hessp_of(X, y, sw, coef, np.bool_(fit_intercept), Softmax(np.int64(n_classes)), curvature, V, out)
 
 
 @jit()
 def hessian_diag(X, y, sw, coef, fit_intercept, n_classes, out):
     """``out[k, j] = sum_i s_i p_ik (1 - p_ik) x~_ij^2`` (flat, unnormalized), one pass over ``X``."""
-    hessian_diag_of(X, y, sw, coef, np.bool_(fit_intercept), Softmax(np.int64(n_classes)), out)
+    softmax.hessian_diag_of(X, y, sw, coef, np.bool_(fit_intercept), Softmax(np.int64(n_classes)), out)
 
 
 @jit()
@@ -89,4 +89,4 @@ def hessian(X, y, sw, coef, fit_intercept, n_classes, out):
     and class pair (:func:`~fastloss.kernels.linear.gram_of_curvature`); ``out`` is exactly
     symmetric and the same for any thread count. Cost ``n (K p)^2 / 2`` multiply-adds.
     """
-    hessian_of(X, y, sw, coef, np.bool_(fit_intercept), Softmax(np.int64(n_classes)), out)
+    softmax.hessian_of(X, y, sw, coef, np.bool_(fit_intercept), Softmax(np.int64(n_classes)), out)

@@ -101,6 +101,31 @@ def test_a_call_prepares_only_its_loss_and_modes_and_unprepared_losses_raise():
 
 
 @pytest.mark.slow
+def test_a_call_compiles_only_its_kind_of_loss():
+    """The kernels are compiled per kind of loss (binary, softmax): a binary objective compiles
+    (or loads) no softmax copy, a multinomial one no binary copy."""
+    out = _run("""
+        import numpy as np, fastloss
+        from fastloss.kernels import _scores, linear
+        kernels = [k for k in vars(linear).values() if isinstance(k, _scores.PerKind)]
+        def compiled():
+            return {kind: sum(len(k.compiled[kind].signatures) for k in kernels) for kind in _scores.KINDS}
+        X = np.random.default_rng(0).standard_normal((500, 4)); y = (X[:, 0] > 0).astype(float)
+        obj = fastloss.LinearObjective(X, y)
+        obj.hessp(np.zeros(5), np.ones(5))
+        seen = [compiled()]
+        obj = fastloss.LinearObjective(X, (X[:, 1] > 0).astype(int) + (X[:, 2] > 0), "multinomial")
+        obj.hessp(np.zeros(15), np.ones(15))
+        seen.append(compiled())
+        print(repr((len(kernels), seen)))
+    """)
+    n_kernels, (after_binary, after_multinomial) = eval(out)
+    assert n_kernels >= 8
+    assert after_binary["binary"] > 0 and after_binary["softmax"] == 0
+    assert after_multinomial["binary"] == after_binary["binary"] and after_multinomial["softmax"] > 0
+
+
+@pytest.mark.slow
 def test_an_edited_helper_is_never_served_from_a_stale_cache(tmp_path):
     copy = tmp_path / "site" / "fastloss"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))

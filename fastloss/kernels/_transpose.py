@@ -18,6 +18,7 @@ transposed value by value. Nothing is checked: the caller keeps every tile insid
 from __future__ import annotations
 
 import llvmlite.ir as llvm_ir
+import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
@@ -112,6 +113,18 @@ def _transpose8(typingctx, src, src_start, src_stride, dst, dst_start, dst_strid
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@jit()
+def line_aligned_empty(n, dtype):
+    """``np.empty(n, dtype)`` starting on a 64-byte boundary (a view into a slightly longer array).
+
+    Numba's arrays start on 32-byte boundaries: every 64-byte vector load or store of a scratch
+    row would straddle two cache lines.
+    """
+    buffer = np.empty(n + 64, dtype)
+    skip = ((64 - buffer.ctypes.data % 64) % 64) // buffer.itemsize
+    return buffer[skip:skip + n]
 
 
 @jit()

@@ -38,7 +38,7 @@ from ..losses import (
 from ._chunks import combine, parallel_chunks
 from ._loops import check_loop, mode_of, pointwise_rows
 from ._matrix import _prefetch, chunk_bounds
-from ._transpose import TILE, columns_to_rows, rows_to_columns
+from ._transpose import TILE, columns_to_rows, line_aligned_empty, rows_to_columns
 
 #: The columns of a chunk's totals, in this order: the sums, then the counts of invalid input.
 #: ``y_*`` count binary labels (multinomial: ``y_bad`` counts labels that are no class index).
@@ -286,16 +286,19 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
     want_grad = grad_out.size > 0
     want_hess = hess_out.size > 0
     block = multinomial_block_rows(K)
-    E = np.empty((K, block))  # scores, then their shifted exponentials
-    Q = np.empty((K, block) if want_hess else (0, 0))
-    zmax = np.empty(block)
-    top = np.empty(block, dtype=np.int64)
-    others = np.empty(block)
-    label = np.empty(block, dtype=np.int64)
-    zy = np.empty(block)  # the label's score, then the loss
-    weight = np.ones(block)
-    scale = np.empty(block)
-    inv_total = np.empty(block)
+    # Scratch rows start on cache lines (``block`` is a multiple of 8): whole lines for the tiles
+    # and the vector loops.
+    E = line_aligned_empty(K * block, np.float64).reshape((K, block))  # scores, then exponentials
+    Q = line_aligned_empty(K * block if want_hess else 0, np.float64).reshape((K if want_hess else 0, block))
+    zmax = line_aligned_empty(block, np.float64)
+    top = line_aligned_empty(block, np.int64)
+    others = line_aligned_empty(block, np.float64)
+    label = line_aligned_empty(block, np.int64)
+    zy = line_aligned_empty(block, np.float64)  # the label's score, the loss, the label's gradient
+    weight = line_aligned_empty(block, np.float64)
+    weight[:] = 1.0
+    scale = line_aligned_empty(block, np.float64)
+    inv_total = line_aligned_empty(block, np.float64)
     n_classes = np.float64(K)
     E_flat = E.reshape(E.size)
     Q_flat = Q.reshape(Q.size)
@@ -331,6 +334,8 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
             # memory traffic and its arithmetic did not overlap: docs/performance.md).
             multinomial_block_max(E, m, zmax, top, others)
             ahead = (a + block) * K  # the next block's first score; class k asks for m of its values
+            _request_lines(y, a + block, a + 2 * block, False)
+            _request_lines(loss_out, a + block, a + 2 * block, True)
             for k in range(K):
                 q = ahead + k * m
                 _request_lines(raw_flat, q, q + m, False)
@@ -355,12 +360,14 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
                         Q[k, r] = weight[r] * multinomial_hessian_of(E[k, r], top[r] == k, others[r], inv_total[r])
                 columns_to_rows(Q_flat, block, m, K, hess_flat, a, None)
             if want_grad:
-                columns_to_rows(E_flat, block, m, K, grad_flat, a, scale)
-                for r in range(m):
+                for r in range(m):  # the labels' entries first (a loop that vectorizes), written after
                     yi = label[r]
                     # s (p_y - 1) >= -s exactly; the product of two rounded factors could pass it by an ulp.
                     p_y = multinomial_gradient_of(E[yi, r], True, top[r] == yi, others[r], scale[r])
-                    grad_flat[(a + r) * K + yi] = max(p_y, -weight[r])
+                    zy[r] = max(p_y, -weight[r])
+                columns_to_rows(E_flat, block, m, K, grad_flat, a, scale)
+                for r in range(m):
+                    grad_flat[(a + r) * K + label[r]] = zy[r]
         totals[c, 0] = acc_loss
         if not has_sw:
             totals[c, 1] = stop - start

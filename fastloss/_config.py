@@ -111,7 +111,8 @@ COUNTED_MIN_SIZE = 1 << 16
 HESSIAN_MAX_COEF = 20_000
 
 #: The multinomial pointwise kernel transposes blocks of this many rows to ``(K, rows)``
-#: (docs/performance.md, "Pointwise API", has the sweep over ``K`` and rows) ...
+#: (docs/performance.md, "Multinomial pointwise: one softmax for every K", has the sweep over
+#: ``K`` and rows) ...
 MULTINOMIAL_BLOCK_ROWS = 64
 #: ... or fewer (a multiple of 8, the transposition's tile) where ``rows x K`` would pass this
 #: many scores (2 MiB of float64 scratch).

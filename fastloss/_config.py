@@ -110,9 +110,10 @@ COUNTED_MIN_SIZE = 1 << 16
 #: ``LinearObjective.hessian`` refuses ``n_coef`` above this (a 20,000^2 float64 matrix is 3.2 GB).
 HESSIAN_MAX_COEF = 20_000
 
-#: Up to this many classes the multinomial pointwise kernel works on transposed blocks of rows
-#: (every loop over the rows of a block with the class fixed), from more on row by row (the loops
-#: over one row's classes vectorize by then); docs/performance.md, "Pointwise API", has the sweep.
-MULTINOMIAL_BLOCK_MAX_CLASSES = 24
-#: Scores per transposed block of the multinomial pointwise kernel (32 KiB of float64: L1).
-MULTINOMIAL_BLOCK_SCORES = 4096
+#: The multinomial pointwise kernel transposes blocks of this many rows to ``(K, rows)``
+#: (docs/performance.md, "Multinomial pointwise: one softmax for every K", has the sweep over
+#: ``K`` and rows) ...
+MULTINOMIAL_BLOCK_ROWS = 64
+#: ... or fewer (a multiple of 8, the transposition's tile) where ``rows x K`` would pass this
+#: many scores (2 MiB of float64 scratch).
+MULTINOMIAL_BLOCK_MAX_SCORES = 262_144

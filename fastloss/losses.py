@@ -429,8 +429,9 @@ register("tangent", value=tangent_value, gradient=tangent_gradient, hessian=tang
 
 # --- multinomial: softmax cross-entropy over a row z of K raw scores ----------------------------
 #
-# The row helpers below work on a float64 row ``z`` (K,) and a scratch row ``e`` (K,) that the
-# kernels allocate once per chunk. Stability: the exponentials are shifted by the row maximum, so
+# The kernels hold a block of rows transposed, ``Z[k, r]`` = score ``k`` of row ``r`` (float64
+# scratch), and every helper below works on one class of one row or on all rows of a block with
+# the class fixed. Stability: the exponentials are shifted by the row maximum, so
 # ``e[top] == 1`` exactly and every other ``e[k]`` is in [0, 1]; the sum of the *other* terms,
 # ``others = sum_{k != top} e[k]``, is accumulated on its own (never as ``sum(e) - 1``). Then
 #
@@ -443,70 +444,61 @@ register("tangent", value=tangent_value, gradient=tangent_gradient, hessian=tang
 # from the complementary sum, so ``p_y - 1`` and ``p_k (1 - p_k)`` keep their relative accuracy
 # when ``p_k`` is within 1e-300 of 1. Scores of +-1e300 give finite values, never nan (a shifted
 # score that overflows to -inf gives e = 0). ``exp`` and ``log1p`` are the branch-free ones of
-# :mod:`fastloss._math`, so the loop over the K classes of a row vectorizes.
+# :mod:`fastloss._math`, so the loops over the rows of a block vectorize.
 #
-# These helpers are compiled once (float64 rows), with the project's fast-math flags (reassoc lets
-# the sums over classes vectorize; no formula here depends on the association of a sum), and are
-# not inlined at the Numba IR level: every multinomial kernel, for every matrix format, links the
-# same compiled helpers instead of re-typing them (LLVM still inlines them into the kernels).
+# These helpers are compiled once (float64), with the project's fast-math flags (reassoc lets
+# the loops vectorize; no formula here depends on the association of a sum: each row's ``others``
+# is summed in class order whatever the block), and are not inlined at the Numba IR level: every
+# multinomial kernel, for every matrix format, links the same compiled helpers instead of
+# re-typing them (LLVM still inlines them into the kernels).
 
 row = jit()
 
-@row
-def multinomial_row_max(z):
-    """``(max(z), argmax(z))`` of a row (the first index among ties)."""
-    top = 0
-    zmax = z[0]
-    for k in range(1, z.size):
-        if z[k] > zmax:
-            zmax = z[k]
-            top = k
-    return zmax, top
-
 
 @row
-def multinomial_row_softmax(z, e):
-    """Shifted exponentials ``e[k] = exp(z[k] - max(z))`` of a row (``e[top] == 1`` exactly).
-
-    Returns ``(zmax, top, others)`` with ``others = sum_{k != top} e[k]``, so that
-    ``sum(e) = 1 + others`` and ``logsumexp(z) = zmax + log1p(others)``.
-    """
-    zmax, top = multinomial_row_max(z)
-    others = 0.0
-    for k in range(z.size):
-        v = _math.exp(z[k] - zmax)  # branch-free: the loop over k vectorizes
-        e[k] = v
-        others += 0.0 if k == top else v
-    return zmax, top, others
-
-
-@row
-def multinomial_block_softmax(Z, m, zmax, top, others):
-    """:func:`multinomial_row_softmax` of the ``m`` columns of a block of scores, in place.
-
-    Column ``r`` of ``Z[:, :m]`` is one sample's row ``z``; on return ``Z[k, r]`` holds ``e[k]``
-    and ``zmax[r]``, ``top[r]``, ``others[r]`` the row's results, the same values, bit for bit,
-    as the row function gives. Every loop runs over the samples of the block with the class
-    fixed, so it vectorizes (a loop over the K classes of one row is too short for that when K
-    is small).
-    """
+def multinomial_block_max(Z, m, zmax, top, others):
+    """The first step of :func:`multinomial_block_softmax`: ``zmax[r]`` and ``top[r]`` of the
+    ``m`` first columns of ``Z``; ``others[r] = 0``."""
     K = Z.shape[0]
     for r in range(m):
         zmax[r] = Z[0, r]
         top[r] = 0
+        others[r] = 0.0
     for k in range(1, K):
         for r in range(m):
             v = Z[k, r]
             bigger = v > zmax[r]
             zmax[r] = v if bigger else zmax[r]
             top[r] = k if bigger else top[r]
+
+
+@row
+def multinomial_block_exp(Z, k, m, zmax, top, others):
+    """The second step of :func:`multinomial_block_softmax` for class ``k`` (after the classes
+    before it): ``Z[k, r] = exp(Z[k, r] - zmax[r])``, added to ``others[r]`` unless ``k`` is the
+    row's argmax."""
     for r in range(m):
-        others[r] = 0.0
-    for k in range(K):
-        for r in range(m):
-            v = _math.exp(Z[k, r] - zmax[r])
-            Z[k, r] = v
-            others[r] += 0.0 if top[r] == k else v
+        v = _math.exp(Z[k, r] - zmax[r])
+        Z[k, r] = v
+        others[r] += 0.0 if top[r] == k else v
+
+
+@row
+def multinomial_block_softmax(Z, m, zmax, top, others):
+    """Shifted exponentials of the ``m`` first columns of a block of scores, in place.
+
+    Column ``r`` of ``Z[:, :m]`` is one sample's row ``z``; on return ``Z[k, r]`` holds
+    ``e[k] = exp(z[k] - max(z))`` (``e[top] == 1`` exactly), ``zmax[r]`` the row's maximum,
+    ``top[r]`` its argmax (the first index among ties) and ``others[r]`` the sum
+    ``sum_{k != top} e[k]`` in class order, so that ``sum(e) = 1 + others`` and
+    ``logsumexp(z) = zmax + log1p(others)``. Every loop runs over the samples of the block with
+    the class fixed, so it vectorizes whatever ``K``; a row's results do not depend on the block
+    it is in. The two steps are functions of their own, :func:`multinomial_block_max` and
+    :func:`multinomial_block_exp` (one class), for kernels that do other work between classes.
+    """
+    multinomial_block_max(Z, m, zmax, top, others)
+    for k in range(Z.shape[0]):
+        multinomial_block_exp(Z, k, m, zmax, top, others)
 
 
 @row
@@ -516,14 +508,9 @@ def multinomial_loss_of(zmax, zy, others):
 
 
 @row
-def multinomial_row_loss(z, y, zmax, others):
-    """``logsumexp(z) - z[y]`` from :func:`multinomial_row_softmax`'s ``zmax`` and ``others``."""
-    return multinomial_loss_of(zmax, z[y], others)
-
-
-@row
 def multinomial_complement_of(ek, is_top, others):
-    """``sum_{l != k} e[l]`` from ``e[k]``, whether ``k`` is the row's argmax, and ``others``.
+    """``sum_{l != k} e[l]``, i.e. ``(1 - p_k) * sum(e)`` without cancellation, from ``e[k]``,
+    whether ``k`` is the row's argmax, and ``others``.
 
     For ``k == top`` it is ``others``; otherwise ``1 + (others - e[k])``, where ``others``
     includes ``e[k] <= 1``: the result is at least half of ``sum(e)``, so the subtraction costs at
@@ -533,29 +520,17 @@ def multinomial_complement_of(ek, is_top, others):
 
 
 @row
-def multinomial_complement(e, k, top, others):
-    """``sum_{l != k} e[l]``, i.e. ``(1 - p_k) * sum(e)``, without cancellation."""
-    return multinomial_complement_of(e[k], k == top, others)
-
-
-@row
 def multinomial_gradient_of(ek, is_y, is_top, others, inv_total):
-    """``p_k - [k == y]`` from one class's ``e[k]`` (see :func:`multinomial_gradient`)."""
+    """``p_k - [k == y]`` (the derivative of the loss in ``z[k]``) from one class's ``e[k]``;
+    ``inv_total = 1 / (1 + others)``, or that times a sample weight.
+
+    A multiplication by the row's ``inv_total`` instead of a division per class: one more
+    rounding (relative error at most about 1.5 ulp). ``p_y - 1 >= -1`` exactly, but the product
+    of two rounded factors can pass it by an ulp: callers that need the bound clip it.
+    """
     if is_y:
         return -multinomial_complement_of(ek, is_top, others) * inv_total
     return ek * inv_total
-
-
-@row
-def multinomial_gradient(e, k, y, top, others, inv_total):
-    """``p_k - [k == y]`` (the derivative of the loss in ``z[k]``); ``inv_total = 1 / (1 + others)``.
-
-    A multiplication by the row's ``inv_total`` instead of a division per class: one more
-    rounding (relative error at most about 1.5 ulp).
-    """
-    # p_y - 1 >= -1 exactly; the product of two rounded factors could pass it by an ulp. (Not in
-    # multinomial_gradient_of, whose callers may fold a sample weight into inv_total.)
-    return max(multinomial_gradient_of(e[k], k == y, k == top, others, inv_total), -1.0)
 
 
 @row
@@ -582,17 +557,13 @@ def multinomial_block_gradient(E, y, first, m, top, others, scale, label_term, G
 
 @row
 def multinomial_hessian_of(ek, is_top, others, inv_total):
-    """``p_k (1 - p_k)`` from one class's ``e[k]`` (see :func:`multinomial_hessian`), at most
-    1/4 as it is exactly (rounded factors near p = 1/2 could give one ulp more)."""
+    """``p_k (1 - p_k)``, the diagonal of ``diag(p) - p p^T``, from one class's ``e[k]``;
+    ``inv_total = 1 / (1 + others)``. At most 1/4 as it is exactly (rounded factors near
+    p = 1/2 could give one ulp more)."""
     return min((ek * inv_total) * (multinomial_complement_of(ek, is_top, others) * inv_total), 0.25)
 
 
-@row
-def multinomial_hessian(e, k, top, others, inv_total):
-    """``p_k (1 - p_k)``, the diagonal of ``diag(p) - p p^T``; ``inv_total = 1 / (1 + others)``."""
-    return multinomial_hessian_of(e[k], k == top, others, inv_total)
-
-
-# The multinomial loss has kernels of its own (:mod:`fastloss.kernels.multinomial`) over the row
-# helpers above; its exact formula for the tests is a row's (tests/test_reference.py).
+# The multinomial loss has kernels of its own (:mod:`fastloss.kernels.multinomial`,
+# :mod:`fastloss.kernels.pointwise`) over the helpers above; its exact formula for the tests is a
+# row's (tests/test_reference.py).
 register("multinomial", probabilities=True)

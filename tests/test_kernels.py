@@ -88,6 +88,33 @@ def test_dense_blocks_are_whole_register_tiles():
     assert all(r >= 1 and (r < step or r % step == 0) for r in seen)
 
 
+@pytest.mark.parametrize("src_dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("K, m", [(8, 8), (10, 64), (13, 21), (3, 40), (1000, 5), (9, 7), (16, 33)])
+def test_block_transposition_between_rows_and_columns(K, m, src_dtype):
+    """``kernels._transpose``: rows of a C-ordered (n, K) array to the columns of (K, width)
+    scratch and back, with and without a factor per row, in 8 x 8 tiles where the block is at least
+    one tile on both sides (the edge tiles overlap), value by value otherwise; nothing outside the
+    block is written, on either side."""
+    from fastloss.kernels._transpose import columns_to_rows, rows_to_columns
+
+    rng = np.random.default_rng(K * m)
+    n, width, first = m + 11, m + 3, 5
+    A = rng.standard_normal((n, K)).astype(src_dtype)
+    C = np.full((K, width), np.nan)
+    rows_to_columns(A.reshape(-1), first, m, K, C.reshape(-1), width)
+    np.testing.assert_array_equal(C[:, :m], A[first:first + m].T.astype(np.float64))
+    assert np.isnan(C[:, m:]).all()
+    scale = rng.uniform(0.5, 2.0, width)
+    for factor in (None, scale):
+        B = np.full((n, K), -7.0, dtype=src_dtype)
+        columns_to_rows(C.reshape(-1), width, m, K, B.reshape(-1), first, factor)
+        expected = A[first:first + m].astype(np.float64)
+        if factor is not None:
+            expected = expected * scale[:m, None]
+        np.testing.assert_array_equal(B[first:first + m], expected.astype(src_dtype))
+        assert (B[:first] == -7.0).all() and (B[first + m:] == -7.0).all()
+
+
 # --- the full Hessian's weighted Gram (kernels.linear.weighted_gram, multinomial.hessian) ----
 
 def _as_kernel_matrix(X0, fmt):

@@ -249,6 +249,52 @@ def test_pointwise_extreme_scores():
     assert np.all(np.isfinite(obj.hessp(coef, np.ones_like(coef))))
 
 
+@pytest.mark.parametrize("K, n", [(1000, 100), (5000, 53), (9, 1203), (8, 7), (5, 70)])
+def test_pointwise_any_number_of_classes_against_the_reference(K, n):
+    """One kernel for every K: many classes and few rows (blocks of fewer rows, a last block
+    narrower than a transposition tile), a class count one past a tile (tiles that overlap), one
+    tile exactly with fewer rows than a tile, fewer classes than a tile; float64 and float32,
+    weighted, every output, with the labels at and away from the argmax."""
+    rng = np.random.default_rng(K + n)
+    raw = rng.standard_normal((n, K)) * 4
+    raw[::7] *= 100.0  # some rows with one class dominating, some p within 1e-300 of 1
+    y = rng.integers(0, K, n)
+    y[::3] = raw[::3].argmax(axis=1)
+    sw = rng.uniform(0.1, 2.0, n)
+    M = fastloss.get_loss(MN)
+    expected = (sw * R.point_loss(MN, y, raw), sw[:, None] * R.point_gradient(MN, y, raw),
+                sw[:, None] * R.point_hessian(MN, y, raw))
+    loss, grad = M.loss_gradient(y, raw, sw)
+    grad2, hess = M.gradient_hessian(y, raw, sw)
+    np.testing.assert_array_equal(grad, grad2)
+    np.testing.assert_allclose(loss, expected[0], rtol=1e-13, atol=0)
+    np.testing.assert_allclose(grad, expected[1], rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(hess, expected[2], rtol=1e-12, atol=1e-300)
+    assert M.mean_loss(y, raw, sw) == pytest.approx(np.sum(expected[0]) / np.sum(sw), rel=1e-13)
+    raw32 = raw.astype(np.float32)
+    loss32, grad32 = M.loss_gradient(y, raw32, sw)
+    assert loss32.dtype == grad32.dtype == np.float32
+    tiny32 = float(np.finfo(np.float32).tiny)  # values below it round to float32 subnormals or 0
+    np.testing.assert_allclose(loss32, sw * R.point_loss(MN, y, raw32.astype(np.float64)), rtol=1e-6, atol=tiny32)
+    np.testing.assert_allclose(grad32, sw[:, None] * R.point_gradient(MN, y, raw32.astype(np.float64)),
+                               rtol=1e-6, atol=tiny32)
+
+
+@TWO_THREADS
+def test_pointwise_many_classes_same_bits_for_any_thread_count():
+    """K = 1000 over several chunks: the same bits at 1 and 2 threads."""
+    rng = np.random.default_rng(5)
+    n, K = 2500, 1000
+    raw = rng.standard_normal((n, K)) * 5
+    y = rng.integers(0, K, n)
+    sw = rng.uniform(0.5, 2.0, n)
+    M = fastloss.get_loss(MN)
+    one = M.loss_gradient(y, raw, sw, n_threads=1) + M.gradient_hessian(y, raw, sw, n_threads=1)
+    two = M.loss_gradient(y, raw, sw, n_threads=2) + M.gradient_hessian(y, raw, sw, n_threads=2)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_block_gradient_is_the_per_class_gradient_bit_for_bit():
     """The objective's block gradient (scale every class, then replace the label's entry) gives
     exactly what the per-entry ``multinomial_gradient_of`` gives, on ordinary, tied, extreme and

@@ -347,7 +347,7 @@ def test_one_pass_validation_keeps_the_order_of_the_checks():
         L.loss_gradient(np.zeros(n), np.zeros(n), n_threads=0)
 
 
-@pytest.mark.parametrize("n,K", [(50, 4), (70_000, 4), (3000, 40)])  # K = 40: the row-by-row kernel
+@pytest.mark.parametrize("n,K", [(50, 4), (70_000, 4), (3000, 40)])  # K = 4: no whole tile; 40: 5 tiles a row
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
 def test_multinomial_one_pass_validation_never_indexes_with_a_bad_label(n, K, dtype):
     """Class labels are read in place and used as indices only once found to be in [0, K): huge,

@@ -28,18 +28,17 @@ from numba.extending import overload
 
 from .. import _config
 from .._jit import jit
-from .._math import log1p
 from ..losses import (
-    multinomial_block_softmax,
-    multinomial_complement_of,
-    multinomial_gradient,
-    multinomial_hessian,
-    multinomial_row_loss,
-    multinomial_row_softmax,
+    multinomial_block_exp,
+    multinomial_block_max,
+    multinomial_gradient_of,
+    multinomial_hessian_of,
+    multinomial_loss_of,
 )
 from ._chunks import combine, parallel_chunks
 from ._loops import check_loop, mode_of, pointwise_rows
 from ._matrix import _prefetch, chunk_bounds
+from ._transpose import TILE, columns_to_rows, line_aligned_empty, rows_to_columns
 
 #: The columns of a chunk's totals, in this order: the sums, then the counts of invalid input.
 #: ``y_*`` count binary labels (multinomial: ``y_bad`` counts labels that are no class index).
@@ -238,26 +237,6 @@ def binary_pointwise(y, raw, sw, loss_id, loss_out, grad_out, hess_out):
     return sums[0], sums[1]
 
 
-
-
-@jit()
-def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, last, totals, vectors):
-    """Chunks ``first:last`` of :func:`multinomial_pointwise`: ``totals[c]`` gets chunk ``c``'s
-    :data:`TOTALS` (``y_nonfinite`` counts every label that is not a class index in ``[0, K)``).
-
-    Up to ``_config.MULTINOMIAL_BLOCK_MAX_CLASSES`` classes a block of rows is transposed into
-    ``(K, rows)`` float64 scratch, so that every loop runs over the rows of a block with the class
-    fixed (:func:`fastloss.losses.multinomial_block_softmax`, then the gradient and Hessian
-    diagonal): they vectorize, where a loop over the ``K = 10`` classes of one row hardly does;
-    the results are transposed back into the outputs. With more classes the loops over one row's
-    classes vectorize well, and the rows are taken one by one.
-    """
-    if raw.shape[1] <= _config.MULTINOMIAL_BLOCK_MAX_CLASSES:
-        _multinomial_blocks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, last, totals)
-    else:
-        _multinomial_rows(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, last, totals)
-
-
 @jit()
 def _class_index(v, n_classes):
     """``(ok, index)``: whether label ``v`` is a class index in ``[0, n_classes)``, and it (0 if not)."""
@@ -267,82 +246,65 @@ def _class_index(v, n_classes):
 
 
 @jit()
-def _multinomial_rows(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, last, totals):
-    """:func:`multinomial_pointwise_chunks` row by row (many classes)."""
-    K = raw.shape[1]
-    has_sw = sw.size > 0
-    want_loss = loss_out.size > 0
-    want_grad = grad_out.size > 0
-    want_hess = hess_out.size > 0
-    G = grad_out.reshape((grad_out.size // K, K))
-    H = hess_out.reshape((hess_out.size // K, K))
-    z = np.empty(K)
-    e = np.empty(K)
-    n_classes = np.float64(K)
-    for c in range(first, last):
-        start, stop = bounds[c], bounds[c + 1]
-        acc_loss = 0.0
-        raw_nonfinite = 0
-        bad = 0
-        if has_sw:
-            _weights_block(sw, start, stop - start, totals, c)
-        for i in range(start, stop):
-            row = raw[i]
-            for k in range(K):
-                s = np.float64(row[k])
-                z[k] = s
-                raw_nonfinite += not np.isfinite(s)
-            ok, yi = _class_index(y[i], n_classes)
-            bad += not ok
-            s = sw[i] if has_sw else 1.0
-            zmax, top, others = multinomial_row_softmax(z, e)
-            loss = s * multinomial_row_loss(z, yi, zmax, others)
-            acc_loss += loss
-            if want_loss:
-                loss_out[i] = loss
-            inv_total = 1.0 / (1.0 + others)
-            if want_grad:
-                g = G[i]
-                for k in range(K):
-                    g[k] = s * multinomial_gradient(e, k, yi, top, others, inv_total)
-            if want_hess:
-                h = H[i]
-                for k in range(K):
-                    h[k] = s * multinomial_hessian(e, k, top, others, inv_total)
-        totals[c, 0] = acc_loss
-        if not has_sw:
-            totals[c, 1] = stop - start
-        totals[c, 2] = raw_nonfinite
-        totals[c, _Y_BAD] = bad
+def multinomial_block_rows(n_classes):
+    """Rows per transposed block of :func:`multinomial_pointwise_chunks`:
+    ``_config.MULTINOMIAL_BLOCK_ROWS``, fewer when that would pass
+    ``_config.MULTINOMIAL_BLOCK_MAX_SCORES`` scores, a multiple of the transposition's tile (a
+    function of ``K`` only, so the blocks, like the chunks, do not depend on the thread count)."""
+    rows = min(_config.MULTINOMIAL_BLOCK_ROWS, _config.MULTINOMIAL_BLOCK_MAX_SCORES // max(n_classes, 1))
+    return max(TILE, rows - rows % TILE)
 
 
 @jit()
-def _multinomial_blocks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, last, totals):
-    """:func:`multinomial_pointwise_chunks` over transposed blocks of rows (few classes)."""
+def _request_lines(flat, start, stop, for_writing):
+    """Ask for the cache lines of ``flat[start:stop]`` (clipped to ``flat``), to be read or written."""
+    step = max(1, 64 // flat.itemsize)
+    for q in range(start, min(stop, flat.size), step):
+        if for_writing:
+            _prefetch(flat, q, 1)
+        else:
+            _prefetch(flat, q, 0)
+
+
+@jit()
+def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of :func:`multinomial_pointwise`: ``totals[c]`` gets chunk ``c``'s
+    :data:`TOTALS` (``y_nonfinite`` counts every label that is not a class index in ``[0, K)``).
+
+    A block of rows (:func:`multinomial_block_rows`) is transposed into ``(K, rows)`` float64
+    scratch (:func:`fastloss.kernels._transpose.rows_to_columns`, 8 x 8 tiles of shuffles), so that
+    every loop runs over the rows of the block with the class fixed: the softmax
+    (:func:`fastloss.losses.multinomial_block_softmax`), the loss, the Hessian diagonal. They
+    vectorize for any ``K``, where a loop over the ``K = 10`` classes of one row hardly does. The
+    gradient is scaled while it is transposed back into the output
+    (:func:`~fastloss.kernels._transpose.columns_to_rows` with the rows' factors ``s / (1 + others)``),
+    then each row's label entry is overwritten with ``-s (1 - p_y)`` from the complementary sum.
+    """
     K = raw.shape[1]
     has_sw = sw.size > 0
     want_loss = loss_out.size > 0
     want_grad = grad_out.size > 0
     want_hess = hess_out.size > 0
-    # (n, K) outputs, or (0, K) views of skipped (empty, possibly 1-D) ones.
-    G = grad_out.reshape((grad_out.size // K, K))
-    H = hess_out.reshape((hess_out.size // K, K))
-    block = max(_config.SCORE_SCRATCH_MIN_ROWS, min(_config.MAX_BLOCK_ROWS, _config.MULTINOMIAL_BLOCK_SCORES // K))
-    E = np.empty((K, block))  # scores, then their shifted exponentials
-    Q = np.empty((K, block) if want_hess else (0, 0))
-    zmax = np.empty(block)
-    top = np.empty(block, dtype=np.int64)
-    others = np.empty(block)
-    label = np.empty(block, dtype=np.int64)
-    zy = np.empty(block)
-    weight = np.ones(block)
-    inv_total = np.empty(block)
+    block = multinomial_block_rows(K)
+    # Scratch rows start on cache lines (``block`` is a multiple of 8): whole lines for the tiles
+    # and the vector loops.
+    E = line_aligned_empty(K * block, np.float64).reshape((K, block))  # scores, then exponentials
+    Q = line_aligned_empty(K * block if want_hess else 0, np.float64).reshape((K if want_hess else 0, block))
+    zmax = line_aligned_empty(block, np.float64)
+    top = line_aligned_empty(block, np.int64)
+    others = line_aligned_empty(block, np.float64)
+    label = line_aligned_empty(block, np.int64)
+    zy = line_aligned_empty(block, np.float64)  # the label's score, the loss, the label's gradient
+    weight = line_aligned_empty(block, np.float64)
+    weight[:] = 1.0
+    scale = line_aligned_empty(block, np.float64)
+    inv_total = line_aligned_empty(block, np.float64)
     n_classes = np.float64(K)
+    E_flat = E.reshape(E.size)
+    Q_flat = Q.reshape(Q.size)
     raw_flat = raw.reshape(raw.size)
     grad_flat = grad_out.reshape(grad_out.size)
-    n_values = raw.size if grad_out.size == 0 else min(raw.size, grad_out.size)
-    values_per_line = max(1, 64 // raw.itemsize)
-    prefetch_values = _config.PREFETCH_BYTES // raw.itemsize
+    hess_flat = hess_out.reshape(hess_out.size)
     for c in range(first, last):
         start, stop = bounds[c], bounds[c + 1]
         acc_loss = 0.0
@@ -350,22 +312,12 @@ def _multinomial_blocks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first,
         bad = 0
         for a in range(start, stop, block):
             m = min(stop, a + block) - a
-            # Views indexed from 0 (``raw[a + r, k]`` compiles to gathers: the index could be negative).
-            raw_here = raw[a:a + m]
+            rows_to_columns(raw_flat, a, m, K, E_flat, block)
+            # Views indexed from 0 (``y[a + r]`` compiles to gathers: the index could be negative).
+            scores = raw_flat[a * K:(a + m) * K]
+            for j in range(m * K):  # on its own, the count vectorizes
+                raw_nonfinite += not np.isfinite(scores[j])
             y_here = y[a:a + m]
-            for r in range(m):
-                for k in range(K):
-                    E[k, r] = raw_here[r, k]
-                # The scores and gradient rows about PREFETCH_BYTES ahead, a line at a time: the
-                # block's passes over scratch otherwise leave the memory idle (docs/performance.md).
-                ahead = (a + r) * K + prefetch_values
-                for q in range(ahead, min(ahead + K, n_values), values_per_line):
-                    _prefetch(raw_flat, q, 0)
-                    if want_grad:
-                        _prefetch(grad_flat, q, 1)
-            flat = raw_here.reshape(m * K)
-            for j in range(m * K):  # on its own, the count vectorizes (inside the transposition it did not)
-                raw_nonfinite += not np.isfinite(flat[j])
             for r in range(m):
                 ok, label[r] = _class_index(y_here[r], n_classes)  # used as an index only when it is one
                 bad += not ok
@@ -376,38 +328,46 @@ def _multinomial_blocks(y, raw, sw, loss_out, grad_out, hess_out, bounds, first,
                 sw_here = sw[a:a + m]
                 for r in range(m):
                     weight[r] = sw_here[r]
-            multinomial_block_softmax(E, m, zmax, top, others)
+            # The softmax, with the next block's scores and output rows requested from memory a
+            # few lines per class: the exponentials take long enough to hide the memory's latency
+            # (requested all at once, the lines stalled the core; left to the hardware, the block's
+            # memory traffic and its arithmetic did not overlap: docs/performance.md).
+            multinomial_block_max(E, m, zmax, top, others)
+            ahead = (a + block) * K  # the next block's first score; class k asks for m of its values
+            _request_lines(y, a + block, a + 2 * block, False)
+            _request_lines(loss_out, a + block, a + 2 * block, True)
+            for k in range(K):
+                q = ahead + k * m
+                _request_lines(raw_flat, q, q + m, False)
+                _request_lines(grad_flat, q, q + m, True)
+                _request_lines(hess_flat, q, q + m, True)
+                multinomial_block_exp(E, k, m, zmax, top, others)
             for r in range(m):
-                inv_total[r] = 1.0 / (1.0 + others[r])
-                loss = weight[r] * ((zmax[r] - zy[r]) + log1p(others[r]))
+                w = weight[r]
+                scale[r] = w / (1.0 + others[r])
+                loss = w * multinomial_loss_of(zmax[r], zy[r], others[r])
                 acc_loss += loss
                 zy[r] = loss
             if want_loss:
                 loss_here = loss_out[a:a + m]
                 for r in range(m):
                     loss_here[r] = zy[r]
-            if want_grad:
-                G_here = G[a:a + m]
-                for r in range(m):
-                    w = weight[r]
-                    scale = inv_total[r]
-                    for k in range(K):
-                        G_here[r, k] = w * (E[k, r] * scale)
-                for r in range(m):
-                    yi = label[r]
-                    # p_y - 1 >= -1 exactly; the product of two rounded factors could pass it by an ulp.
-                    p_y = -multinomial_complement_of(E[yi, r], top[r] == yi, others[r]) * inv_total[r]
-                    G_here[r, yi] = weight[r] * max(p_y, -1.0)
             if want_hess:
+                for r in range(m):
+                    inv_total[r] = 1.0 / (1.0 + others[r])
                 for k in range(K):
                     for r in range(m):
-                        ek = E[k, r]
-                        complement = multinomial_complement_of(ek, top[r] == k, others[r])
-                        Q[k, r] = weight[r] * min((ek * inv_total[r]) * (complement * inv_total[r]), 0.25)
-                H_here = H[a:a + m]
+                        Q[k, r] = weight[r] * multinomial_hessian_of(E[k, r], top[r] == k, others[r], inv_total[r])
+                columns_to_rows(Q_flat, block, m, K, hess_flat, a, None)
+            if want_grad:
+                for r in range(m):  # the labels' entries first (a loop that vectorizes), written after
+                    yi = label[r]
+                    # s (p_y - 1) >= -s exactly; the product of two rounded factors could pass it by an ulp.
+                    p_y = multinomial_gradient_of(E[yi, r], True, top[r] == yi, others[r], scale[r])
+                    zy[r] = max(p_y, -weight[r])
+                columns_to_rows(E_flat, block, m, K, grad_flat, a, scale)
                 for r in range(m):
-                    for k in range(K):
-                        H_here[r, k] = Q[k, r]
+                    grad_flat[(a + r) * K + label[r]] = zy[r]
         totals[c, 0] = acc_loss
         if not has_sw:
             totals[c, 1] = stop - start

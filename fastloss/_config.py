@@ -56,14 +56,13 @@ PARTIAL_BUDGET_BYTES = 256 * 1024 * 1024
 #: are computed, then the pointwise derivatives (a loop the compiler can vectorize), then the
 #: gradient update while the block is still in L2.
 BLOCK_BYTES = 64 * 1024
-#: The dense score tile (``kernels._matrix._dot_c_tiled``) prefetches the rows about this many
-#: bytes ahead of the ones it scores, a few cache lines per class pair. Its first pass over a
-#: tile's rows otherwise waited for memory: scoring 1,000,000 x 100 float64 against 10 classes
-#: took 100 ms from memory against 67 ms from cache (2 threads), and 68 ms with this prefetch.
-#: All of one tile's lines requested at once gained nothing (the core's miss buffers fill up);
-#: 48 KiB ahead did no better than 16. The plain loop for 1-5 rows of W requests the row this
-#: far ahead before scoring each row.
+#: The dense score tile (``kernels._matrix._dot_c_tiled``, multinomial) requests the rows about
+#: this many bytes ahead of the ones it scores, a few cache lines per class pair, so that its
+#: first pass over a tile's rows does not wait for memory (docs/performance.md, "Prefetching").
 PREFETCH_BYTES = 16 * 1024
+#: The one-vector-at-a-time score loop (``kernels._matrix._dot_c_each``, binary kernels, float64)
+#: requests the row about this many bytes ahead (at least 4 rows) before scoring each row.
+ROW_PREFETCH_BYTES = 3 * 1024
 
 #: Upper bound of rows in one block (the per-block scratch vectors are on the stack-sized heap).
 MAX_BLOCK_ROWS = 256

@@ -25,9 +25,9 @@ MIN_CHUNK_ROWS = 1024
 MAX_CHUNKS = 512
 
 #: A chunk count above this is rounded down to a multiple of it. Numba's ``prange`` gives each
-#: thread an equal share of the iterations, so 31 chunks on 2 threads run as 16 + 15 (3 % idle),
-#: 97 on 16 threads as 7 + ... + 6 (14 % idle); multiples of 16 split evenly over 1, 2, 4, 8 and
-#: 16 threads. Still a function of the data's size only.
+#: thread an equal share of the iterations, so 31 chunks on 2 threads run as 16 + 15, 97 on 16
+#: threads as 7 + ... + 6 (one thread's share idles the others at the end); multiples of 16 split
+#: evenly over 1, 2, 4, 8 and 16 threads. Still a function of the data's size only.
 CHUNK_MULTIPLE = 16
 
 #: The ``prange`` kernels called from compiled code split the chunks into at most this many
@@ -42,8 +42,7 @@ MIN_CHUNK_WORK = 65_536
 #: ... and a matrix is cut into more than ``WIDE_CHUNKS`` chunks only while each still holds
 #: ``WIDE_CHUNKS`` times its partial vector's length in work: zeroing and combining a chunk's
 #: partial vector (one float64 per coefficient, touched or not) then costs a few per cent of
-#: the chunk's own work. Measured at n = 10^6, d = 10^5, 50 entries per row (work ~ 510 x d):
-#: 31 chunks cost 4 % more CPU time than 2, 127 chunks 20 %, 335 chunks 55 %.
+#: the chunk's own work (docs/performance.md, "Measured choices").
 WIDE_CHUNKS = 16
 
 #: ... and all chunks' partial-sum vectors together take at most this many bytes, so that a
@@ -69,8 +68,7 @@ MAX_BLOCK_ROWS = 256
 #: A block of 8 rows or more is a multiple of this many rows: the dense register tiles work on
 #: 4 (scores) and 8 (gradient update) rows at a time, and a block of 81 rows (64 KiB of
 #: 100 float64 features) ended in a tile that scored one row four times and an update of one
-#: row at a time. Blocks of 80 rows made the multinomial chunk (K = 10, d = 100, one thread,
-#: in cache) 3 % faster: 309 -> 300 ms per 10^6 rows.
+#: row at a time (docs/performance.md, "Measured choices").
 BLOCK_ROW_MULTIPLE = 8
 
 #: The dense C score loop uses a register tile of 4 rows x 2 vectors (``kernels._matrix``) from

@@ -1,11 +1,10 @@
 """Vectorizable ``exp``, ``log1p``, ``log1pexp`` and ``atan`` for float64, in plain Numba.
 
 Why this module exists: Numba >= 0.62 has no SVML, so ``math.exp`` / ``math.log1p`` /
-``math.atan`` inside a loop are scalar libm calls (6 and 19 ns each on the 2-core EPYC dev machine) and the loop around
-them does not vectorize. The functions below are straight-line code (range reduction, a
-polynomial, bit manipulation, and selects instead of branches), so LLVM turns a simple loop over
-them into SIMD code (AVX2 here: about 1.8x, 3.5x and 2.3x faster than libm for ``exp``,
-``log1p`` and ``log1pexp``, see ``bench/bench_math.py``).
+``math.atan`` inside a loop are scalar libm calls and the loop around them does not vectorize.
+The functions below are straight-line code (range reduction, a polynomial, bit manipulation, and
+selects instead of branches), so LLVM turns a simple loop over them into SIMD code
+(``bench/bench_math.py`` times them against libm; docs/performance.md, "Measured choices").
 
 Guarantees (checked against mpmath by ``tests/test_math.py``):
 

@@ -28,8 +28,7 @@ def finish_loss_gradient(total: float, grad: np.ndarray, coef: np.ndarray, weigh
         w = coef * mask
         # Not ``w @ w``: that is a BLAS call, and OpenBLAS splits a long dot product over its own
         # threads, which then busy-wait for about 0.1 s and take cores from the next kernel call
-        # (measured: CSR hessp right after loss_gradient 1.5x slower, d = 10^5, 2 threads; see
-        # docs/design.md, "Gotchas"). ``np.square(w).sum()`` stays on this thread (pairwise summation,
+        # (docs/performance.md, "Measured choices"). ``np.square(w).sum()`` stays on this thread (pairwise summation,
         # the same bits for any BLAS thread count).
         loss += 0.5 * l2 * float(np.square(w).sum())
     if want_gradient:

@@ -10,7 +10,7 @@ import numpy as np
 #: Seconds to wait before timing a new contender: longer than OpenBLAS's worker threads
 #: busy-wait after a threaded BLAS call (2**28 TSC cycles, about 0.13 s at 2 GHz). Timed right
 #: after scikit-learn (its matrix and dot products run on OpenBLAS threads), a fastloss kernel
-#: shares its cores with those spinning threads: CSR hessp measured 1.5x slower that way.
+#: shares its cores with those spinning threads (docs/performance.md, "Measured choices").
 SETTLE_SECONDS = 0.25
 
 

@@ -219,9 +219,9 @@ def _csr_row(data, indices, indptr, i):
     """Stored values and column indices of row ``i``, as slices.
 
     The primitives loop over these slices from 0 and index with ``np.uint64(column)``: with
-    indices known to be non-negative Numba emits no negative-index wraparound, and the dot
-    product ran 2-2.5x faster than a loop over ``range(indptr[i], indptr[i + 1])`` (n = 10^6,
-    d = 10^5, 50 entries per row, float64, int32 and int64 indices alike).
+    indices known to be non-negative Numba emits no negative-index wraparound, which a loop over
+    ``range(indptr[i], indptr[i + 1])`` pays on every entry (docs/performance.md, "Measured
+    choices").
     """
     lo = indptr[i]
     hi = indptr[i + 1]
@@ -259,9 +259,9 @@ def _scatter_row(row_data, row_cols, g, out):
     Four entries at a time: when their columns are strictly increasing (so distinct), all
     four entries of ``out`` are loaded before any is stored. The plain loop stores each entry
     before the next load, which the compiler may not move past the store (it could be the
-    same address): measured 2x slower at d = 10^5 (L2/L3-resident ``out``, n = 10^6, 50 entries
-    per row). Every column still receives its terms in storage order, so the result is the
-    same bit for bit; groups with a repeated or decreasing column take the plain loop.
+    same address), and ran slower (docs/performance.md, "Measured choices"). Every column still
+    receives its terms in storage order, so the result is the same bit for bit; groups with a
+    repeated or decreasing column take the plain loop.
     """
     m = row_data.size
     m4 = m - m % 4
@@ -459,10 +459,10 @@ def _axpy_c_rows8(X, a, b, G, OUT):
     a time the eight broadcast ``G[k, r]`` and the two accumulators still fit in registers
     (each ``X`` load feeds one FMA straight from memory). Tiles of several classes per row
     group, which re-use each loaded ``X`` vector, need a register per (row, class) pair and
-    spilled (4 rows x 2 classes ran 1.4x slower); Numba leaves LLVM's SLP vectorizer off, so
-    a tile of register sums over the rows stays scalar. 12 % faster than four rows for
-    K = 10, d = 100 (one thread, float64). Rows past the last group of eight go by four, then
-    one by one; the grouping depends only on the position in the block.
+    spilled; Numba leaves LLVM's SLP vectorizer off, so a tile of register sums over the rows
+    stays scalar (docs/performance.md, "Measured choices", has both comparisons). Rows past the
+    last group of eight go by four, then one by one; the grouping depends only on the position in
+    the block.
     """
     d = X.shape[1]
     m = b - a

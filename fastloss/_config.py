@@ -114,3 +114,8 @@ MULTINOMIAL_BLOCK_ROWS = 64
 #: ... or fewer (a multiple of 8, the transposition's tile) where ``rows x K`` would pass this
 #: many scores (2 MiB of float64 scratch).
 MULTINOMIAL_BLOCK_MAX_SCORES = 262_144
+
+#: ``LinearClassifier`` keeps BLAS on one thread while its solver runs, except for the Cholesky
+#: factorization of a Hessian of at least this many coefficients (``"newton"``), where BLAS's
+#: threads pay for themselves (``fastloss.sklearn._blas_threads``).
+FIT_THREADED_BLAS_MIN_COEF = 1024

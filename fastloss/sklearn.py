@@ -32,8 +32,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 import fastloss
+from fastloss import _config
 from fastloss import losses as _losses
 
 try:  # scikit-learn >= 1.6
@@ -157,6 +159,22 @@ class _Progress:
             raise StopIteration
 
 
+def _blas_threads(solver: str, n_coef: int) -> int | None:
+    """BLAS threads while ``solver`` runs: 1, or no limit (None) for ``"newton"`` from
+    ``_config.FIT_THREADED_BLAS_MIN_COEF`` coefficients.
+
+    The solvers' own linear algebra works on vectors of ``n_coef`` values (SciPy's L-BFGS-B,
+    Newton-CG, trust-ncg) or factors the ``n_coef x n_coef`` Hessian (``"newton"``). After a call
+    on several threads, OpenBLAS's threads keep their cores busy-waiting for the next one, and
+    fastloss's kernels, called right after, then share those cores: on 1,000,000 x 100 at 2 threads
+    every ``loss_gradient`` of an L-BFGS-B fit after the third ran 1.5-1.8x slower
+    (docs/performance.md, "BLAS threads during a fit"). Only a large Hessian's factorization is
+    worth BLAS's threads."""
+    if solver == "newton" and n_coef >= _config.FIT_THREADED_BLAS_MIN_COEF:
+        return None
+    return 1
+
+
 def _solve_scipy(oracle: _Oracle, progress: _Progress, x0, method: str, tol: float, max_iter: int):
     """Minimize with ``scipy.optimize.minimize``; return ``(coef, why it stopped)``."""
     from scipy.optimize import minimize
@@ -266,7 +284,10 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
     warm_start : bool, default False
         Start from the previous fit's ``coef_`` and ``intercept_`` when their shapes fit.
     n_threads : int or None, default None
-        Threads for the kernels (``None``: all). The result does not depend on it.
+        Threads for the kernels (``None``: all). The result does not depend on it. While the
+        solver runs, BLAS is limited to one thread (``threadpoolctl``; except for the Cholesky
+        factorization of ``"newton"`` from ``_config.FIT_THREADED_BLAS_MIN_COEF`` coefficients):
+        OpenBLAS's idle threads would otherwise busy-wait on the kernels' cores.
     verbose : int, default 0
         When > 0, print the iteration, objective value and largest absolute gradient entry at
         every iteration.
@@ -393,13 +414,15 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
             if _max_abs(oracle.loss_gradient(coef)[1]) <= self.tol:  # converged (or a warm start at the minimum)
                 break
             progress.solver = solver
-            if solver == "newton":
-                free = range(obj.coef_shape[1]) if self.l2 == 0 else [obj.n_features] if self.fit_intercept else []
-                null_columns = list(free) if multinomial else []
-                coef, why = _solve_newton(oracle, progress, coef, null_columns, n_rows, progress.n_iter + max_iter)
-            else:
-                method = {"lbfgs": "L-BFGS-B", "newton-cg": "Newton-CG", "trust-ncg": "trust-ncg"}[solver]
-                coef, why = _solve_scipy(oracle, progress, coef, method, self.tol, max_iter)
+            # BLAS on one thread while the solver runs (see _blas_threads).
+            with threadpool_limits(_blas_threads(solver, obj.n_coef), user_api="blas"):
+                if solver == "newton":
+                    free = range(obj.coef_shape[1]) if self.l2 == 0 else [obj.n_features] if self.fit_intercept else []
+                    null_columns = list(free) if multinomial else []
+                    coef, why = _solve_newton(oracle, progress, coef, null_columns, n_rows, progress.n_iter + max_iter)
+                else:
+                    method = {"lbfgs": "L-BFGS-B", "newton-cg": "Newton-CG", "trust-ncg": "trust-ncg"}[solver]
+                    coef, why = _solve_scipy(oracle, progress, coef, method, self.tol, max_iter)
         solver = progress.solver
         gradient_max = _max_abs(oracle.gradient(coef))
         if gradient_max > self.tol:

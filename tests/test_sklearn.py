@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastloss
 from fastloss.datasets import make_logistic_problem
@@ -201,6 +201,30 @@ def test_fit_hands_float32_float64_and_csr_x_to_the_objective_uncopied(monkeypat
     for X_in in (X, X.astype(np.float32), np.asfortranarray(X.astype(np.float32)), sp.csr_matrix(X)):
         LinearClassifier().fit(X_in, y)
         assert seen.pop() is X_in
+
+
+def _blas_threads():
+    return sorted({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "trust-ncg", "newton"])
+def test_solvers_run_blas_on_one_thread_and_restore_it(solver, monkeypatch):
+    """BLAS's spinning threads would take cores from the kernels between the solver's calls: the
+    fit limits BLAS to one thread while its solver runs (the Hessian of ``"newton"`` is small
+    here), and puts the limit back afterwards."""
+    import fastloss.sklearn as S
+
+    seen = []  # BLAS's threads at every point the solvers evaluate the objective
+    move_to = S._Oracle._move_to
+    monkeypatch.setattr(S._Oracle, "_move_to", lambda self, x: (seen.append(_blas_threads()), move_to(self, x))[1])
+    X, y = make_logistic_problem(500, 5)
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas_threads()
+        LinearClassifier(solver=solver).fit(X, y)
+        assert _blas_threads() == before
+    if before == [1]:
+        pytest.skip("BLAS has one thread here whatever the limit")
+    assert [1] in seen and all(threads == [1] for threads in seen[1:])
 
 
 def test_multiclass_shapes_and_probabilities(digits):

@@ -353,7 +353,7 @@ def compile_kinds(namespace: dict, module_name: str) -> dict[str, pytypes.Module
     for kind, steps in KINDS.items():
         module = pytypes.ModuleType(f"{module_name}.{kind}", f"The kernels of {module_name} for {kind} losses.")
         scope = module.__dict__
-        scope.update(namespace)
+        scope.update((name, value) for name, value in namespace.items() if not name.startswith("__"))
         scope.update(steps)
         for name, kernel in kernels.items():
             if kernel.template is not None:

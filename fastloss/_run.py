@@ -52,13 +52,26 @@ def hessian_diag(X, y, sw, coef, fit_intercept, loss, n_threads: int) -> np.ndar
 
 def hessian(X, y, sw, coef, fit_intercept, loss, n_threads: int) -> np.ndarray:
     """``(n_coef, n_coef)`` Hessian: the per-sample curvature (one pass on the thread pool), then
-    the Gram kernels (parallel, under :func:`threads`)."""
-    H = np.empty((coef.size, coef.size))
-    curvature = np.empty(y.size * (loss.n_classes if isinstance(loss, tuple) else 1))
+    the Gram: by row chunks on the thread pool where ``gram_by_chunks`` says so (the same chunks
+    and combine as the compiled ``gram_of_curvature``, so the same bits), else the parallel Gram
+    kernels (under :func:`threads`)."""
+    linear = _linear()
+    K = loss.n_classes if isinstance(loss, tuple) else 1
+    curvature = np.empty(y.size * K)
     loss_gradient(X, y, sw, coef, fit_intercept, loss, False, curvature, n_threads)
+    width = coef.size * coef.size
+    bounds = _bounds(X, width)
+    if linear.gram_by_chunks(X, coef.size // K, K, bounds.size - 1):
+        _, flat = run_chunks(linear.gram_chunks.of(loss), (X, loss, sw, curvature, fit_intercept),
+                             bounds, 0, width, n_threads)
+        H = flat.reshape(coef.size, coef.size)
+        linear.gram_mirror(H)
+        return H
+    H = np.empty((coef.size, coef.size))
     with threads(n_threads):
-        _linear().gram_of_curvature.of(loss)(X, loss, sw, curvature, fit_intercept, H)
+        linear.gram_of_curvature.of(loss)(X, loss, sw, curvature, fit_intercept, H)
     return H
+
 
 def pointwise(chunks, args: tuple, raw: np.ndarray, n_threads: int) -> tuple[float, float]:
     """A pointwise kernel's ``chunks(*args, ...)`` over the samples of ``raw``:

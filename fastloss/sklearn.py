@@ -27,6 +27,7 @@ import numbers
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.metaestimators import available_if
@@ -50,10 +51,20 @@ PROBABILISTIC_LOSSES = tuple(name for name, spec in _losses.REGISTRY.items() if 
 #: Losses for which "auto" never picks a Newton-type method: non-convex, or with no curvature.
 _FIRST_ORDER_LOSSES = tuple(name for name, spec in _losses.REGISTRY.items()
                             if not spec.convex or not spec.has_curvature)
-#: "auto" finishes with "newton" up to this many coefficients (see ``LinearClassifier``'s notes).
+#: "auto" minimizes by Newton's method up to this many coefficients (see ``LinearClassifier``'s notes).
 AUTO_NEWTON_MAX_COEF = 128
-#: "auto" first runs L-BFGS-B for this many iterations: enough on well-conditioned data, where it
-#: is the fastest; a problem that needs more goes on with a second-order method from there.
+#: ... first with the Hessian of a sample of the rows (every ``stride``-th row: this many rows per
+#: coefficient), which costs a small fraction of the full one ...
+AUTO_SAMPLE_ROWS_PER_COEF = 256
+#: ... when it is at most this fraction of the rows (else the full Hessian from the start) ...
+AUTO_SAMPLE_MAX_FRACTION = 0.25
+#: ... and with the full Hessian once a sampled step shrinks the largest gradient entry by less
+#: than this factor: near the minimum, where Newton's steps converge fast, a step that does not is
+#: the sample's error.
+AUTO_SAMPLE_MIN_DECREASE = 0.4
+#: Above ``AUTO_NEWTON_MAX_COEF``, "auto" first runs L-BFGS-B for this many iterations: enough on
+#: well-conditioned data, where it is the fastest; a problem that needs more goes on with
+#: "trust-ncg" from there.
 AUTO_LBFGS_ITER = 20
 #: Rows per block when predicting on float32 or sparse X, so that the float64 temporary stays small.
 _PREDICT_BLOCK_ROWS = 16384
@@ -220,13 +231,20 @@ def _newton_direction(H: np.ndarray, gradient: np.ndarray, null_columns, n_rows:
             shift = 1e-10 * scale if shift == 0.0 else 10.0 * shift
 
 
-def _solve_newton(oracle: _Oracle, progress: _Progress, x0, null_columns, n_rows: int, max_iter: int):
-    """Damped Newton with an Armijo backtracking line search; return ``(coef, why it stopped)``."""
+def _solve_newton(oracle: _Oracle, progress: _Progress, x0, null_columns, n_rows: int, max_iter: int,
+                  hessian=None):
+    """Damped Newton with an Armijo backtracking line search; return ``(coef, why it stopped)``.
+
+    ``hessian(x)`` is the objective's (the default), or that of a sample of its rows: the sampled
+    stage of ``"auto"``, which stops as soon as a step shrinks the largest gradient entry by less
+    than ``AUTO_SAMPLE_MIN_DECREASE`` (the full Hessian then goes on from there)."""
+    sampled = hessian is not None
+    hessian = oracle.obj.hessian if hessian is None else hessian
     x = x0.copy()
     value, gradient = oracle.loss_gradient(x)
     rounding = 16 * np.finfo(float).eps
     while progress.n_iter < max_iter:
-        direction = _newton_direction(oracle.obj.hessian(x), gradient, null_columns, n_rows)
+        direction = _newton_direction(hessian(x), gradient, null_columns, n_rows)
         slope = float(gradient @ direction)
         if not slope < 0.0:  # only by rounding, the matrix solved being positive definite
             return x, "the Newton direction is not a descent direction"
@@ -244,10 +262,34 @@ def _solve_newton(oracle: _Oracle, progress: _Progress, x0, null_columns, n_rows
             step *= 0.5
             if step < 1e-12:
                 return x, "the line search found no decrease along the Newton direction"
+        decrease = _max_abs(trial_gradient) / max(_max_abs(gradient), np.finfo(float).tiny)
         x, value, gradient = trial, trial_value, trial_gradient
         if progress.step(x, value):
             return x, "the gradient is below tol"
+        if sampled and decrease > AUTO_SAMPLE_MIN_DECREASE:
+            return x, "the sampled Hessian's step shrank the gradient too little"
     return x, "the iteration limit was reached"
+
+
+def _sampled_hessian(obj, X, y, sample_weight, n_threads):
+    """``hessian(x)`` of the objective ``obj`` restricted to every ``stride``-th row (a copy of
+    those rows, ``AUTO_SAMPLE_ROWS_PER_COEF`` per coefficient), or None when the sample would be
+    more than ``AUTO_SAMPLE_MAX_FRACTION`` of the rows. Both objectives are means over their
+    rows, so the sample's Hessian estimates the full one."""
+    n = X.shape[0]
+    stride = n // (AUTO_SAMPLE_ROWS_PER_COEF * obj.n_coef)
+    if stride < 1 / AUTO_SAMPLE_MAX_FRACTION:
+        return None
+    rows = slice(0, n, stride)
+    Xs = X[rows] if sp.issparse(X) else np.ascontiguousarray(X[rows])
+    sws = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)[rows]
+    if sws is not None and not np.any(sws > 0):
+        return None
+    multinomial = obj.loss_name == "multinomial"
+    sample = fastloss.LinearObjective(Xs, y[rows], obj.loss_name, l2=obj.l2, fit_intercept=obj.fit_intercept,
+                                      sample_weight=sws, n_classes=obj.n_classes if multinomial else None,
+                                      n_threads=n_threads)
+    return sample.hessian
 
 
 class LinearClassifier(ClassifierMixin, BaseEstimator):
@@ -341,14 +383,16 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
 
     def _stages(self, loss: str, n_coef: int) -> list[tuple[str, int]]:
         """``(solver, most iterations)`` to run one after the other, each from where the last
-        stopped, until the gradient is within ``tol``."""
+        stopped, until the gradient is within ``tol``; ``"sampled-newton"`` is ``"newton"`` on a
+        sampled Hessian (dropped by ``fit`` when the data is too short to sample)."""
         if self.solver != "auto":
             return [(self.solver, self.max_iter)]
         if loss in _FIRST_ORDER_LOSSES:
             return [("lbfgs", self.max_iter)]
-        second = "newton" if n_coef <= AUTO_NEWTON_MAX_COEF else "trust-ncg"
+        if n_coef <= AUTO_NEWTON_MAX_COEF:
+            return [("sampled-newton", self.max_iter), ("newton", self.max_iter)]
         first = min(AUTO_LBFGS_ITER, self.max_iter)
-        return [("lbfgs", first), (second, self.max_iter - first)] if self.max_iter > first else [("lbfgs", first)]
+        return [("lbfgs", first), ("trust-ncg", self.max_iter - first)] if self.max_iter > first else [("lbfgs", first)]
 
     # --- fit --------------------------------------------------------------------------------------
     def _initial_coef(self, obj) -> np.ndarray:
@@ -413,13 +457,18 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         for solver, max_iter in stages:
             if _max_abs(oracle.loss_gradient(coef)[1]) <= self.tol:  # converged (or a warm start at the minimum)
                 break
+            hessian = None
+            if solver == "sampled-newton":
+                hessian = _sampled_hessian(obj, X, y_index, sample_weight, self.n_threads)
+                if hessian is None:
+                    continue
             progress.solver = solver
             # BLAS on one thread while the solver runs (see _blas_threads).
             with threadpool_limits(_blas_threads(solver, obj.n_coef), user_api="blas"):
-                if solver == "newton":
+                if solver in ("newton", "sampled-newton"):
                     free = range(obj.coef_shape[1]) if self.l2 == 0 else [obj.n_features] if self.fit_intercept else []
                     null_columns = list(free) if multinomial else []
-                    coef, why = _solve_newton(oracle, progress, coef, null_columns, n_rows, progress.n_iter + max_iter)
+                    coef, why = _solve_newton(oracle, progress, coef, null_columns, n_rows, max_iter, hessian)
                 else:
                     method = {"lbfgs": "L-BFGS-B", "newton-cg": "Newton-CG", "trust-ncg": "trust-ncg"}[solver]
                     coef, why = _solve_scipy(oracle, progress, coef, method, self.tol, max_iter)

@@ -229,6 +229,49 @@ def test_weighted_gram_and_multinomial_hessian_bitwise_same_at_1_and_2_threads(f
     np.testing.assert_allclose(a, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
 
 
+@pytest.mark.parametrize("fmt", ["C64", "F32", "CSR32"])
+def test_full_hessian_by_row_chunks_matches_numpy_same_bits_in_python_and_compiled_code(fmt):
+    """Long and narrow: the Gram goes by row chunks (each chunk its own packed blocks and partial,
+    combined in chunk order). The Python API (chunks on its thread pool) and the compiled kernel
+    (their ``prange`` driver) give the same bits, at 1 and 2 threads, binary and multinomial."""
+    from fastloss import _run
+    from fastloss.kernels import kernel_loss
+    from fastloss.kernels import linear as L
+    from fastloss.kernels._chunks import bounds_for
+
+    rng = np.random.default_rng(8)
+    n, d, K = 32_000, 50, 3
+    X0 = rng.standard_normal((n, d))
+    X0[rng.random((n, d)) < 0.3] = 0.0
+    X, Xd = _as_kernel_matrix(X0, fmt)
+    sw = rng.uniform(0.1, 2.0, n)
+    for loss, y, coef in [("logistic", (rng.random(n) < 0.5).astype(np.float64), rng.standard_normal(d + 1) * 0.2),
+                          ("multinomial", rng.integers(0, K, n), rng.standard_normal(K * (d + 1)) * 0.2)]:
+        k = K if loss == "multinomial" else 1
+        assert L.gram_by_chunks(X, d + 1, k, bounds_for(X, coef.size ** 2).size - 1)
+        kloss = kernel_loss(loss, K, "value_gradient_hessian")
+
+        def compiled(loss=loss, y=y, coef=coef):
+            out = np.empty((coef.size, coef.size))
+            if loss == "multinomial":
+                MK.hessian(X, y, sw, coef, True, K, out)
+            else:
+                L.hessian(X, y, sw, coef, True, losses.LOSS_IDS[loss], out)
+            return out
+
+        a, b = _threads_1_and_2(compiled)
+        np.testing.assert_array_equal(a, b)
+        for n_threads in (1, 2):
+            np.testing.assert_array_equal(_run.hessian(X, y, sw, coef, True, kloss, n_threads), a)
+        if k == 1:  # the oracle's per-sample curvature in numpy's Gram
+            want = _gram_reference(Xd, sw * reference.point_hessian(loss, y, Xd @ coef[:d] + coef[d]), True)
+        elif fmt == "C64":  # the oracle's multinomial Hessian takes seconds: one format
+            want = reference.objective_hessian(loss, Xd, y, coef.reshape(K, d + 1), sample_weight=sw) * sw.sum()
+        else:
+            continue
+        np.testing.assert_allclose(a, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
+
+
 @pytest.mark.parametrize("fmt", ["C64", "F32", "CSR64"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_multinomial_hessian_kernel_for_odd_sizes(fmt, fit_intercept):

@@ -144,26 +144,48 @@ def test_multinomial_on_two_classes_is_binary_logistic_with_half_the_l2(breast_c
     np.testing.assert_allclose(multi.predict_proba(X), binary.predict_proba(X), rtol=0, atol=1e-7)
 
 
-def test_auto_runs_lbfgs_then_a_second_order_method_where_lbfgs_is_slow(capsys):
+def test_auto_runs_newton_on_a_sampled_hessian_then_on_the_full_one_when_it_stalls(capsys):
+    from fastloss.sklearn import AUTO_SAMPLE_MAX_FRACTION, AUTO_SAMPLE_ROWS_PER_COEF
+
+    n_coef = 7
+    stride = 12
+    n = stride * AUTO_SAMPLE_ROWS_PER_COEF * n_coef
+    assert stride >= 1 / AUTO_SAMPLE_MAX_FRACTION
+    X, y = make_logistic_problem(n, n_coef - 1, seed=2)
+    clf = LinearClassifier(verbose=1, tol=1e-8).fit(X, y)
+    out = capsys.readouterr().out
+    assert "[LinearClassifier sampled-newton]" in out and "lbfgs" not in out
+    newton = LinearClassifier(solver="newton", tol=1e-8).fit(X, y)
+    np.testing.assert_allclose(clf.coef_, newton.coef_, rtol=1e-6, atol=1e-9)
+    # A rare feature that no sampled row (every stride-th one) has: the sample knows nothing of
+    # its curvature, its steps along it stall, and the full Hessian finishes.
+    X[:, -1] = 0.0
+    rare = np.arange(5, n, n // 8)[:8]
+    assert np.all(rare % stride != 0)
+    X[rare, -1] = 1.0
+    y[rare] = 1.0
+    clf = LinearClassifier(verbose=1, tol=1e-11).fit(X, y)  # a weak curvature along it: a tight tol
+    out = capsys.readouterr().out
+    assert "[LinearClassifier sampled-newton]" in out and "[LinearClassifier newton]" in out
+    newton = LinearClassifier(solver="newton", tol=1e-11).fit(X, y)
+    np.testing.assert_allclose(clf.coef_, newton.coef_, rtol=1e-6, atol=1e-9)
+
+
+def test_auto_uses_the_full_hessian_on_short_data_and_lbfgs_where_newton_does_not_apply(capsys):
     from fastloss.sklearn import AUTO_LBFGS_ITER, AUTO_NEWTON_MAX_COEF
 
-    X, y = make_logistic_problem(400, 6, seed=2)
-    LinearClassifier(verbose=1, tol=1e-3).fit(X, y)  # well conditioned: L-BFGS-B alone
+    X, y = make_logistic_problem(400, 6, seed=2)  # too short to sample: Newton from the start
+    LinearClassifier(verbose=1, tol=1e-8).fit(X, y)
     out = capsys.readouterr().out
-    assert "[LinearClassifier lbfgs]" in out and "newton" not in out and "trust-ncg" not in out
-    # Ill-conditioned (one column scaled by 1e4): L-BFGS-B stops after its share, Newton finishes.
-    X_ill = X * np.r_[np.ones(5), 1e4]
-    clf = LinearClassifier(verbose=1, tol=1e-8).fit(X_ill, y)
-    out = capsys.readouterr().out
-    assert out.count("[LinearClassifier lbfgs]") == AUTO_LBFGS_ITER and "[LinearClassifier newton]" in out
-    newton = LinearClassifier(solver="newton", tol=1e-8).fit(X_ill, y)
-    np.testing.assert_allclose(clf.coef_, newton.coef_, rtol=1e-6, atol=1e-10)
-    # Past the Newton limit (n_coef = d + 1), trust-ncg finishes; savage (non-convex) keeps L-BFGS-B.
+    assert "[LinearClassifier newton]" in out and "sampled" not in out and "lbfgs" not in out
+    # Past the Newton limit (n_coef = d + 1): L-BFGS-B for its share, then trust-ncg.
     Xw, yw = make_logistic_problem(400, AUTO_NEWTON_MAX_COEF, seed=2)
     Xw *= np.r_[np.ones(AUTO_NEWTON_MAX_COEF - 1), 1e4]
     with pytest.warns(ConvergenceWarning):
         LinearClassifier(verbose=1, tol=1e-12, max_iter=AUTO_LBFGS_ITER + 3).fit(Xw, yw)
-    assert "[LinearClassifier trust-ncg]" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.count("[LinearClassifier lbfgs]") == AUTO_LBFGS_ITER and "[LinearClassifier trust-ncg]" in out
+    # savage (non-convex) keeps L-BFGS-B.
     LinearClassifier("savage", verbose=1, tol=1e-3).fit(X, y)
     out = capsys.readouterr().out
     assert "[LinearClassifier lbfgs]" in out and "newton" not in out

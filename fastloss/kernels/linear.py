@@ -48,7 +48,7 @@ from numba.extending import overload
 
 from .. import _config
 from .._jit import jit
-from ._chunks import parallel_chunks, total_of
+from ._chunks import parallel_chunks, sum_chunks, total_of
 from ._loops import HESSIAN, mode_of
 from ._matrix import (
     _INLINE,
@@ -77,6 +77,7 @@ from ._scores import (
     score_rows,
     spread_rows,
 )
+from ._transpose import rows_to_columns
 
 
 @per_kind(inline=True)
@@ -349,35 +350,9 @@ def gram_pack(X, a, b, fit_intercept, XT):
 
 @jit(inline=True)
 def _pack_c(X, a, b, XT):
-    """C order: 8 rows at a time, written out one by one (a loop over a variable number of rows
-    does not unroll), so that X is read along its rows and each column of the 8 is one run of
-    ``XT``; the last ``< 8`` rows one at a time."""
-    d = X.shape[1]
-    m = b - a
-    m8 = m - m % 8
-    first = np.uintp(a)
-    for r in range(0, m8, 8):
-        x0 = X[first + np.uintp(r)]
-        x1 = X[first + np.uintp(r + 1)]
-        x2 = X[first + np.uintp(r + 2)]
-        x3 = X[first + np.uintp(r + 3)]
-        x4 = X[first + np.uintp(r + 4)]
-        x5 = X[first + np.uintp(r + 5)]
-        x6 = X[first + np.uintp(r + 6)]
-        x7 = X[first + np.uintp(r + 7)]
-        for j in range(d):
-            t = XT[j]
-            t[r] = x0[j]
-            t[r + 1] = x1[j]
-            t[r + 2] = x2[j]
-            t[r + 3] = x3[j]
-            t[r + 4] = x4[j]
-            t[r + 5] = x5[j]
-            t[r + 6] = x6[j]
-            t[r + 7] = x7[j]
-    for r in range(m8, m):
-        for j in range(d):
-            XT[j, r] = X[first + np.uintp(r), j]
+    """C order: 8 x 8 tiles transposed in registers (:func:`._transpose.rows_to_columns`: eight
+    vector loads along rows, eight vector stores along ``XT``'s columns)."""
+    rows_to_columns(X.reshape(X.size), a, b - a, X.shape[1], XT.reshape(XT.size), XT.shape[1])
 
 
 @jit(inline=True)
@@ -709,31 +684,89 @@ def gram_mirror(out):
             out[j, q] = out[q, j]
 
 
+@jit()
+def gram_strips(XT, m, Hd, Q, P, out):
+    """:func:`gram_add` on one thread: every strip in order (the row-chunked path's per-chunk step)."""
+    for s in range(Hd.shape[0] * ((XT.shape[0] + 3) // 4)):
+        _gram_strip(XT, m, Hd, Q, P, s, out)
+
+
+@jit()
+def gram_by_chunks(X, p, K, n_chunks):
+    """Whether the Gram of ``K`` blocks of ``p`` columns goes by row chunks (:func:`gram_chunks`,
+    each chunk's partial ``(K p)^2`` matrix from its own packed blocks, one thread per chunk):
+    when the input takes the packed path (:func:`gram_plan`) and the partials' budget allows at
+    least ``_config.GRAM_MIN_CHUNKS`` chunks (``n_chunks``, of :func:`chunk_bounds` for partials
+    of ``(K p)^2``). Otherwise every block is packed once and shared by all threads
+    (:func:`gram_add`). Depends on the data's shape only."""
+    return n_chunks >= _config.GRAM_MIN_CHUNKS and not gram_plan(X, p, K)[1]
+
+
+@per_kind
+def gram_chunks(X, loss, sw, curvature, fit_intercept, bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of the full Hessian by row chunks (the protocol of :mod:`._chunks`):
+    ``vectors[c]`` gets the upper triangle of chunk ``c``'s ``X~^T W X~`` (``(K p, K p)`` flattened,
+    the weights of :func:`gram_weights`), block after block: each block is packed
+    (:func:`gram_pack`) and added by :func:`gram_strips` on this thread. A chunk's blocks are of
+    equal length (multiples of ``_config.GRAM_ROW_MULTIPLE``, the last shorter)."""
+    K = n_scores(loss)
+    p = n_cols(X) + (1 if fit_intercept else 0)
+    step = _config.GRAM_ROW_MULTIPLE
+    block = gram_block_rows(p, bounds[bounds.size - 1])
+    XT = np.empty((p, block))
+    Hd = np.empty((K, block))
+    Q = np.empty((K, block))
+    P = np.empty((K, block))
+    for c in range(first, last):
+        out = vectors[c].reshape((K * p, K * p))
+        start, stop = bounds[c], bounds[c + 1]
+        n_blocks = (stop - start + block - 1) // block
+        length = min(block, ((stop - start + n_blocks - 1) // n_blocks + step - 1) // step * step)
+        for a in range(start, stop, length):
+            b = min(stop, a + length)
+            gram_weights(loss, sw, a, b - a, curvature, Hd, Q, P)
+            gram_pack(X, a, b, fit_intercept, XT)
+            gram_strips(XT, b - a, Hd, Q, P, out)
+
+
+_gram_driver = parallel_chunks(gram_chunks)
+
+
 @per_kind
 def gram_of_curvature(X, loss, sw, curvature, fit_intercept, out):
     """The full unnormalized Hessian from the per-sample ``curvature`` that :func:`loss_gradient_of`
     keeps (``n * n_scores`` values), for any ``loss`` of :mod:`._scores`; deterministic.
 
-    Blocks of rows are packed (:func:`gram_pack`) and added by the parallel :func:`gram_add`, or
-    for sparse CSR taken by their stored entries (:func:`gram_add_sparse`), in row order, with
-    the per-row weights of :func:`gram_weights`; each entry is summed by one thread in a fixed
-    order, so the result is the same for any thread count. Cost ``n * n_coef^2 / 2``
-    multiply-adds (sparse: ``sum_i nnz_i^2 / 2`` per class pair); memory ``n_coef^2`` plus one
-    block (``_config.GRAM_PANEL_BYTES`` packed).
+    By row chunks where :func:`gram_by_chunks` says so (:func:`gram_chunks`, the partials added
+    in chunk order); otherwise blocks of rows are packed (:func:`gram_pack`) and added by the
+    parallel :func:`gram_add`, or for sparse CSR taken by their stored entries
+    (:func:`gram_add_sparse`), in row order, with the per-row weights of :func:`gram_weights`.
+    Each entry is summed by one thread in a fixed order, so the result is the same for any
+    thread count. Cost ``n * n_coef^2 / 2`` multiply-adds (sparse: ``sum_i nnz_i^2 / 2`` per
+    class pair); memory ``n_coef^2`` plus one block (``_config.GRAM_PANEL_BYTES`` packed), or
+    the chunks' partials (within ``_config.PARTIAL_BUDGET_BYTES``).
     """
     K = n_scores(loss)
     n = n_rows(X)
     p = n_cols(X) + (1 if fit_intercept else 0)
-    out[:, :] = 0.0
-    block, sparse = gram_plan(X, p, K)
-    XT = np.empty((p, 0 if sparse else block))
-    Hd = np.empty((K, block))
-    Q = np.empty((K, block))
-    P = np.empty((K, block))
-    for a in range(0, n, block):
-        b = min(n, a + block)
-        gram_weights(loss, sw, a, b - a, curvature, Hd, Q, P)
-        gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out)
+    width = K * p * K * p
+    bounds = chunk_bounds(X, width)
+    if gram_by_chunks(X, p, K, bounds.size - 1):
+        _, vectors = _gram_driver(X, loss, (sw, curvature, fit_intercept), bounds, 0, width)
+        total = np.empty(width)
+        sum_chunks(vectors, total)
+        out[:, :] = total.reshape((K * p, K * p))
+    else:
+        out[:, :] = 0.0
+        block, sparse = gram_plan(X, p, K)
+        XT = np.empty((p, 0 if sparse else block))
+        Hd = np.empty((K, block))
+        Q = np.empty((K, block))
+        P = np.empty((K, block))
+        for a in range(0, n, block):
+            b = min(n, a + block)
+            gram_weights(loss, sw, a, b - a, curvature, Hd, Q, P)
+            gram_block_add(X, a, b, fit_intercept, sparse, XT, Hd, Q, P, out)
     gram_mirror(out)
 
 

@@ -66,6 +66,11 @@ AUTO_SAMPLE_MIN_DECREASE = 0.4
 #: well-conditioned data, where it is the fastest; a problem that needs more goes on with
 #: "trust-ncg" from there.
 AUTO_LBFGS_ITER = 20
+#: Correction pairs L-BFGS-B keeps (SciPy's and ``LogisticRegression``'s default is 10). Its own
+#: work per iteration is a few passes over ``n_coef``-vectors per pair, small next to one
+#: ``loss_gradient``, and a longer memory saves evaluations (docs/performance.md,
+#: "LinearClassifier's solvers").
+LBFGS_MEMORY = 20
 #: Rows per block when predicting on float32 or sparse X, so that the float64 temporary stays small.
 _PREDICT_BLOCK_ROWS = 16384
 
@@ -191,7 +196,8 @@ def _solve_scipy(oracle: _Oracle, progress: _Progress, x0, method: str, tol: flo
     from scipy.optimize import minimize
 
     if method == "L-BFGS-B":
-        options = {"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps}
+        options = {"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps,
+                   "maxcor": LBFGS_MEMORY}
         kwargs = {"fun": oracle.loss_gradient, "jac": True}
     else:
         options = {"maxiter": max_iter}
@@ -313,10 +319,14 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
     fit_intercept : bool, default True
     solver : {"auto", "lbfgs", "newton-cg", "trust-ncg", "newton"}, default "auto"
         ``"newton"`` builds the full Hessian and needs ``n_coef <= 20,000``. ``"auto"`` runs
-        ``"lbfgs"`` alone for ``hinge`` (no curvature) and the non-convex ``savage`` and ``tangent``;
-        otherwise ``"lbfgs"`` for up to ``AUTO_LBFGS_ITER`` (20) iterations and, if that did not
-        converge, ``"newton"`` (at most ``AUTO_NEWTON_MAX_COEF`` = 128 coefficients, intercepts
-        included) or ``"trust-ncg"`` from where it stopped (see ``docs/api.md``).
+        ``"lbfgs"`` alone for ``hinge`` (no curvature) and the non-convex ``savage`` and ``tangent``.
+        Otherwise, up to ``AUTO_NEWTON_MAX_COEF`` (128) coefficients, intercepts included, it runs
+        Newton's method on the Hessian of a sample of the rows (every ``stride``-th row,
+        ``AUTO_SAMPLE_ROWS_PER_COEF`` = 256 per coefficient; the gradient and the line search use
+        every row), and the full Hessian from the first step that shrinks the gradient by less than
+        ``AUTO_SAMPLE_MIN_DECREASE`` (or from the start when the sample would be more than a
+        quarter of the rows). Above 128 coefficients, ``"lbfgs"`` for up to ``AUTO_LBFGS_ITER``
+        (20) iterations, then ``"trust-ncg"`` from where it stopped (see ``docs/api.md``).
     tol : float >= 0, default 1e-6
         Stop when the largest absolute entry of the objective's gradient is at most ``tol``; stopping
         with a larger one (``max_iter``, or a SciPy method's own test) warns with

@@ -22,6 +22,31 @@ def _raises(match, fn, *args, exc=ValueError, **kwargs):
         fn(*args, **kwargs)
 
 
+def test_scans_of_large_input_report_the_first_bad_entry_of_many():
+    """The scans count blocks of values in parallel chunks and search only a block with a bad one:
+    with bad entries in several chunks and blocks, the message names the first, in storage order."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(5)
+    n, d = 40_000, 7
+    X = rng.standard_normal((n, d))
+    y = (rng.random(n) < 0.5).astype(np.float64)
+    X[30_000, 1] = np.inf
+    X[9_000, 5] = np.nan
+    X[9_000, 6] = np.inf
+    before = X.copy()
+    _raises(r"non-finite value nan at row 9000, column 5", fastloss.LinearObjective, X, y)
+    _raises(r"non-finite value inf at row 30000, column 1", fastloss.LinearObjective, np.asfortranarray(X), y)
+    np.testing.assert_array_equal(X, before)
+    Xs = sp.csr_matrix(np.where(np.isfinite(X), X, 0.0))
+    Xs.data[[Xs.indptr[20_000], Xs.indptr[35_000] + 2]] = [np.nan, np.inf]
+    _raises(r"non-finite value nan at row 20000", fastloss.LinearObjective, Xs, y)
+    Xs.data[:] = 1.0
+    Xs.indices[[Xs.indptr[25_000] + 1, Xs.indptr[39_000]]] = [d, -1]
+    _raises(rf"column index {d} out of range \[0, {d}\) at stored entry {Xs.indptr[25_000] + 1} \(row 25000\)",
+            fastloss.LinearObjective, Xs, y)
+
+
 def test_construction_errors(data):
     X, y, sw = data
     LO = fastloss.LinearObjective

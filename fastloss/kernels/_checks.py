@@ -12,41 +12,70 @@ from .._jit import jit
 from .._parallel import run_chunks
 from ._chunks import row_bounds
 
+#: Values a scan counts before it looks for the first bad one (a loop with no branch vectorizes).
+_SCAN_BLOCK = 4096
+
 
 @jit()
-def first_nonfinite_chunks(X, bounds, first, last, totals, vectors):
-    """``totals[c, 0]``: flat C-order index ``i * d + j`` of the first non-finite entry in chunk
-    ``c`` of 2-D ``X``, or -1 (exact in float64 below 2**53 entries)."""
+def first_nonfinite_chunks(flat, d, bounds, first, last, totals, vectors):
+    """``totals[c, 0]``: index in ``flat`` of the first non-finite value among rows
+    ``bounds[c]:bounds[c + 1]`` of the C-ordered ``(n, d)`` array whose values ``flat`` holds, or
+    -1 (exact in float64 below 2**53 entries). Blocks of values are counted, and only a block
+    with a non-finite value is searched."""
     for c in range(first, last):
         totals[c, 0] = -1.0
-        for i in range(bounds[c], bounds[c + 1]):
-            found = False
-            for j in range(X.shape[1]):
-                if not np.isfinite(X[i, j]):
-                    totals[c, 0] = i * X.shape[1] + j
-                    found = True
-                    break
-            if found:
+        stop = bounds[c + 1] * d
+        for a in range(bounds[c] * d, stop, _SCAN_BLOCK):
+            b = min(stop, a + _SCAN_BLOCK)
+            bad = 0
+            base = np.uintp(a)  # an unsigned index: no wraparound test, the loop vectorizes
+            for r in range(b - a):
+                bad += not np.isfinite(flat[base + np.uintp(r)])
+            if bad:
+                for i in range(a, b):
+                    if not np.isfinite(flat[i]):
+                        totals[c, 0] = i
+                        break
                 break
 
 
 def first_nonfinite_2d(X) -> int:
-    """Flat C-order index ``i * d + j`` of the first non-finite entry of 2-D ``X``, or -1."""
-    totals, _ = run_chunks(first_nonfinite_chunks, (X,), row_bounds(X.shape[0], 1), 1, 0, None, reduce=False)
+    """Flat C-order index ``i * d + j`` of the first non-finite entry of C-contiguous 2-D ``X``, or -1."""
+    totals, _ = run_chunks(first_nonfinite_chunks, (X.reshape(-1), X.shape[1]), row_bounds(X.shape[0], 1), 1, 0,
+                           None, reduce=False)
     found = totals[totals[:, 0] >= 0, 0]
     return int(found[0]) if found.size else -1
 
 
 @jit()
-def csr_first_bad_structure(indices, indptr, n_cols):
-    """Check CSR structure; return (code, position): 0 ok, 1 indptr decreasing, 2 index out of range."""
+def out_of_range_chunks(values, n_cols, bounds, first, last, totals, vectors):
+    """``totals[c, 0]``: how many of ``values[bounds[c]:bounds[c + 1]]`` are outside ``[0, n_cols)``."""
+    for c in range(first, last):
+        bad = 0
+        base = np.uintp(bounds[c])  # an unsigned index: no wraparound test, the loop vectorizes
+        for r in range(bounds[c + 1] - bounds[c]):
+            v = values[base + np.uintp(r)]
+            bad += (v < 0) | (v >= n_cols)
+        totals[c, 0] = bad
+
+
+@jit()
+def _first_bad_structure(indices, indptr, n_cols, check_indices):
     for i in range(indptr.size - 1):
         if indptr[i + 1] < indptr[i]:
             return 1, i
-    for p in range(indices.size):
-        if indices[p] < 0 or indices[p] >= n_cols:
-            return 2, p
+    if check_indices:
+        for p in range(indices.size):
+            if indices[p] < 0 or indices[p] >= n_cols:
+                return 2, p
     return 0, -1
+
+
+def csr_first_bad_structure(indices, indptr, n_cols):
+    """Check CSR structure; return (code, position): 0 ok, 1 indptr decreasing, 2 index out of range.
+    The indices are counted in parallel first; only a matrix with a bad one is searched for it."""
+    totals, _ = run_chunks(out_of_range_chunks, (indices, n_cols), row_bounds(indices.size, 1), 1, 0, None)
+    return _first_bad_structure(indices, indptr, n_cols, totals[0] > 0)
 
 
 #: What :func:`value_counts` counts, in this order.

@@ -68,8 +68,8 @@ AUTO_SAMPLE_MIN_DECREASE = 0.4
 AUTO_LBFGS_ITER = 20
 #: Correction pairs L-BFGS-B keeps (SciPy's and ``LogisticRegression``'s default is 10). Its own
 #: work per iteration is a few passes over ``n_coef``-vectors per pair, small next to one
-#: ``loss_gradient``, and a longer memory saves evaluations (docs/performance.md,
-#: "LinearClassifier's solvers").
+#: ``loss_gradient``, and a longer memory saves evaluations (docs/performance.md, "Three times
+#: scikit-learn on every fit problem").
 LBFGS_MEMORY = 20
 #: L-BFGS-B runs on coefficients scaled by the inverse square root of the Hessian's diagonal at
 #: the start (convex losses with curvature), each diagonal entry floored at this fraction of the
@@ -358,7 +358,9 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         L2 penalty strength (the intercept is not penalized).
     fit_intercept : bool, default True
     solver : {"auto", "lbfgs", "newton-cg", "trust-ncg", "newton"}, default "auto"
-        ``"newton"`` builds the full Hessian and needs ``n_coef <= 20,000``. ``"auto"`` runs
+        ``"lbfgs"`` is SciPy's L-BFGS-B on the coefficients scaled by the inverse square root of
+        the Hessian's diagonal at the start (convex losses with curvature), keeping 20 correction
+        pairs. ``"newton"`` builds the full Hessian and needs ``n_coef <= 20,000``. ``"auto"`` runs
         ``"lbfgs"`` alone for ``hinge`` (no curvature) and the non-convex ``savage`` and ``tangent``.
         Otherwise, up to ``AUTO_NEWTON_MAX_COEF`` (128) coefficients, intercepts included, it runs
         Newton's method on the Hessian of a sample of the rows (every ``stride``-th row,

@@ -126,6 +126,14 @@ def _as_kernel_matrix(X0, fmt):
     return X, dense_of(X)
 
 
+def _random_matrix(rng, n, d, zeros, fmt):
+    """``(X0, X, Xd)``: a standard normal ``(n, d)`` matrix with a fraction ``zeros`` of its entries
+    set to 0, in kernel format ``fmt``, and the float64 dense matrix of its values."""
+    X0 = rng.standard_normal((n, d))
+    X0[rng.random((n, d)) < zeros] = 0.0
+    return (X0, *_as_kernel_matrix(X0, fmt))
+
+
 def _gram_reference(Xd, h, fit_intercept):
     Xt = np.hstack([Xd, np.ones((Xd.shape[0], 1))]) if fit_intercept else Xd
     return Xt.T @ (h[:, None] * Xt)
@@ -197,9 +205,7 @@ def test_weighted_gram_and_multinomial_hessian_bitwise_same_at_1_and_2_threads(f
 
     rng = np.random.default_rng(4)
     n, d, K = 3500, 37, 4
-    X0 = rng.standard_normal((n, d))
-    X0[rng.random((n, d)) < 0.5] = 0.0
-    X, Xd = _as_kernel_matrix(X0, fmt)
+    X0, X, Xd = _random_matrix(rng, n, d, 0.5, fmt)
     h = rng.uniform(0.0, 2.0, n)
 
     def binary():
@@ -241,9 +247,7 @@ def test_full_hessian_by_row_chunks_matches_numpy_same_bits_in_python_and_compil
 
     rng = np.random.default_rng(8)
     n, d, K = 32_000, 50, 3
-    X0 = rng.standard_normal((n, d))
-    X0[rng.random((n, d)) < 0.3] = 0.0
-    X, Xd = _as_kernel_matrix(X0, fmt)
+    _, X, Xd = _random_matrix(rng, n, d, 0.3, fmt)
     sw = rng.uniform(0.1, 2.0, n)
     for loss, y, coef in [("logistic", (rng.random(n) < 0.5).astype(np.float64), rng.standard_normal(d + 1) * 0.2),
                           ("multinomial", rng.integers(0, K, n), rng.standard_normal(K * (d + 1)) * 0.2)]:

@@ -101,7 +101,8 @@ def test_sklearn_estimator_solvers_reach_logistic_regressions_optimum(classes, c
     for s in ("trust-ncg", "newton", "auto"):  # the solvers whose only stopping test is the gradient's
         assert rows[f"LinearClassifier({s})"]["max_grad"] <= 1e-8
         np.testing.assert_allclose(rows[f"LinearClassifier({s})"]["coef"], newton["coef"], atol=1e-6)
-    # Same SciPy L-BFGS-B with LogisticRegression's options on the same objective: the same iterations.
-    assert rows["LinearClassifier(lbfgs)"]["iterations"] == rows["LogisticRegression(lbfgs)"]["iterations"]
+    # SciPy's L-BFGS-B on the same objective, but on diagonally scaled coefficients with 20 pairs
+    # instead of 10: no more iterations than LogisticRegression's.
+    assert rows["LinearClassifier(lbfgs)"]["iterations"] <= rows["LogisticRegression(lbfgs)"]["iterations"]
     assert out["search"].best_params_["linearclassifier__l2"] in (1e-4, 1e-2, 1.0)
     assert "speed-up" in capsys.readouterr().out

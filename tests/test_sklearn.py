@@ -171,6 +171,26 @@ def test_auto_runs_newton_on_a_sampled_hessian_then_on_the_full_one_when_it_stal
     np.testing.assert_allclose(clf.coef_, newton.coef_, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_auto_sampled_newton_with_weights_and_classes_reaches_newtons_answer(sparse, capsys):
+    """The sampled stage on the multinomial loss, with sample weights, dense or CSR: the sample keeps
+    its rows' weights and every class, and the fit ends where the full Newton method does."""
+    from fastloss.sklearn import AUTO_SAMPLE_ROWS_PER_COEF
+
+    K, d = 3, 4
+    n = 8 * AUTO_SAMPLE_ROWS_PER_COEF * K * (d + 1)
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((n, d))
+    y = np.argmax(X[:, :K] + rng.gumbel(size=(n, K)), axis=1)
+    sw = rng.uniform(0.2, 3.0, n)
+    X = sp.csr_matrix(X) if sparse else X
+    auto = LinearClassifier(tol=1e-9, verbose=1).fit(X, y, sample_weight=sw)
+    assert "[LinearClassifier sampled-newton]" in capsys.readouterr().out
+    newton = LinearClassifier(solver="newton", tol=1e-9).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(auto.coef_, newton.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(auto.intercept_, newton.intercept_, rtol=1e-6, atol=1e-8)
+
+
 def test_lbfgs_is_preconditioned_by_the_hessian_diagonal_so_column_scales_do_not_matter():
     """Columns scaled from 1e-2 to 1e2 (curvatures 1e8 apart): on the diagonal-scaled variables
     L-BFGS-B reaches tol in a few dozen iterations (unscaled it runs into the thousands), at

@@ -94,8 +94,8 @@ GRAM_MAX_ROWS = 2048
 GRAM_ROW_MULTIPLE = 32
 #: The full Hessian goes by row chunks, each thread packing its own blocks into its own partial
 #: ``n_coef x n_coef`` matrix (``kernels.linear.gram_chunks``), when the partials' budget
-#: (``PARTIAL_BUDGET_BYTES``) and the rows give at least this many chunks (enough for 16 threads);
-#: wider or shorter problems share each packed block among all threads (``gram_add``).
+#: (``PARTIAL_BUDGET_BYTES``) holds at least this many partials (enough for 16 threads; up to
+#: ``n_coef`` ~1,400); wider problems share each packed block among all threads (``gram_add``).
 GRAM_MIN_CHUNKS = 16
 #: CSR input with at most this fraction of its entries stored takes the full Hessian's sparse
 #: path (``kernels.linear.gram_add_sparse``: work by stored entries, not packed dense blocks;

@@ -59,11 +59,10 @@ def hessian(X, y, sw, coef, fit_intercept, loss, n_threads: int) -> np.ndarray:
     K = loss.n_classes if isinstance(loss, tuple) else 1
     curvature = np.empty(y.size * K)
     loss_gradient(X, y, sw, coef, fit_intercept, loss, False, curvature, n_threads)
-    width = coef.size * coef.size
-    bounds = _bounds(X, width)
-    if linear.gram_by_chunks(X, coef.size // K, K, bounds.size - 1):
+    if linear.gram_by_chunks(X, coef.size // K, K):
+        width = coef.size * coef.size
         _, flat = run_chunks(linear.gram_chunks.of(loss), (X, loss, sw, curvature, fit_intercept),
-                             bounds, 0, width, n_threads)
+                             _bounds(X, width), 0, width, n_threads)
         H = flat.reshape(coef.size, coef.size)
         linear.gram_mirror(H)
         return H

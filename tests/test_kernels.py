@@ -235,6 +235,29 @@ def test_weighted_gram_and_multinomial_hessian_bitwise_same_at_1_and_2_threads(f
     np.testing.assert_allclose(a, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
 
 
+@TWO_THREADS
+@pytest.mark.parametrize("fmt", ["C64", "F32"])
+def test_wide_gram_shares_packed_blocks_among_threads_same_bits(fmt):
+    """Too wide for a partial matrix per chunk (``gram_by_chunks`` is False): each packed block is
+    added by all threads, strip by strip; the same bits at 1 and 2 threads, numpy's values."""
+    from fastloss.kernels.linear import gram_by_chunks, weighted_gram
+
+    rng = np.random.default_rng(9)
+    n, d = 300, 1500
+    _, X, Xd = _random_matrix(rng, n, d, 0.5, fmt)
+    assert not gram_by_chunks(X, d + 1, 1)
+    h = rng.uniform(0.0, 2.0, n)
+
+    def gram():
+        out = np.empty((d + 1, d + 1))
+        weighted_gram(X, h, True, out)
+        return out
+
+    a, b = _threads_1_and_2(gram)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, _gram_reference(Xd, h, True), rtol=1e-12, atol=1e-12 * np.abs(a).max())
+
+
 @pytest.mark.parametrize("fmt", ["C64", "F32", "CSR32"])
 def test_full_hessian_by_row_chunks_matches_numpy_same_bits_in_python_and_compiled_code(fmt):
     """Long and narrow: the Gram goes by row chunks (each chunk its own packed blocks and partial,
@@ -252,7 +275,7 @@ def test_full_hessian_by_row_chunks_matches_numpy_same_bits_in_python_and_compil
     for loss, y, coef in [("logistic", (rng.random(n) < 0.5).astype(np.float64), rng.standard_normal(d + 1) * 0.2),
                           ("multinomial", rng.integers(0, K, n), rng.standard_normal(K * (d + 1)) * 0.2)]:
         k = K if loss == "multinomial" else 1
-        assert L.gram_by_chunks(X, d + 1, k, bounds_for(X, coef.size ** 2).size - 1)
+        assert L.gram_by_chunks(X, d + 1, k) and bounds_for(X, coef.size ** 2).size - 1 >= 16
         kloss = kernel_loss(loss, K, "value_gradient_hessian")
 
         def compiled(loss=loss, y=y, coef=coef):

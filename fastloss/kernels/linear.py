@@ -692,14 +692,16 @@ def gram_strips(XT, m, Hd, Q, P, out):
 
 
 @jit()
-def gram_by_chunks(X, p, K, n_chunks):
+def gram_by_chunks(X, p, K):
     """Whether the Gram of ``K`` blocks of ``p`` columns goes by row chunks (:func:`gram_chunks`,
     each chunk's partial ``(K p)^2`` matrix from its own packed blocks, one thread per chunk):
-    when the input takes the packed path (:func:`gram_plan`) and the partials' budget allows at
-    least ``_config.GRAM_MIN_CHUNKS`` chunks (``n_chunks``, of :func:`chunk_bounds` for partials
-    of ``(K p)^2``). Otherwise every block is packed once and shared by all threads
-    (:func:`gram_add`). Depends on the data's shape only."""
-    return n_chunks >= _config.GRAM_MIN_CHUNKS and not gram_plan(X, p, K)[1]
+    when the input takes the packed path (:func:`gram_plan`) and the partials' budget
+    (``_config.PARTIAL_BUDGET_BYTES``) holds at least ``_config.GRAM_MIN_CHUNKS`` of them, so that
+    the chunks of a long matrix are not limited by memory. Otherwise (``K p`` above ~1,400) every
+    block is packed once and shared by all threads (:func:`gram_add`). Short input has few chunks
+    and takes the row-chunked path too: its Hessian is small. Depends on the data's shape only."""
+    partial = 8 * (K * p) * (K * p)
+    return _config.PARTIAL_BUDGET_BYTES // partial >= _config.GRAM_MIN_CHUNKS and not gram_plan(X, p, K)[1]
 
 
 @per_kind
@@ -749,10 +751,9 @@ def gram_of_curvature(X, loss, sw, curvature, fit_intercept, out):
     K = n_scores(loss)
     n = n_rows(X)
     p = n_cols(X) + (1 if fit_intercept else 0)
-    width = K * p * K * p
-    bounds = chunk_bounds(X, width)
-    if gram_by_chunks(X, p, K, bounds.size - 1):
-        _, vectors = _gram_driver(X, loss, (sw, curvature, fit_intercept), bounds, 0, width)
+    if gram_by_chunks(X, p, K):
+        width = K * p * K * p
+        _, vectors = _gram_driver(X, loss, (sw, curvature, fit_intercept), chunk_bounds(X, width), 0, width)
         total = np.empty(width)
         sum_chunks(vectors, total)
         out[:, :] = total.reshape((K * p, K * p))

@@ -331,6 +331,12 @@ def hessian_diag(X, y, sw, coef, fit_intercept, loss_id, out):
 # the same order by whichever thread runs it, and the blocks are added in row order: the result
 # has the same bits for any thread count. Sparse CSR input goes by its stored entries instead
 # (:func:`gram_add_sparse`), with the same ownership; :func:`gram_plan` chooses.
+#
+# Where a partial ``n_coef x n_coef`` matrix per chunk of rows fits the partials' budget
+# (:func:`gram_by_chunks`: up to ``n_coef`` ~1,400), the threads do not share blocks: each chunk
+# packs its own blocks and adds all their strips into its own partial, on one thread
+# (:func:`gram_chunks`, :func:`gram_strips`), and the partials are added in chunk order. No pack
+# waits on another thread and there is no parallel region per block.
 
 @jit()
 def gram_block_rows(p, n):
@@ -722,7 +728,7 @@ def gram_chunks(X, loss, sw, curvature, fit_intercept, bounds, first, last, tota
     for c in range(first, last):
         out = vectors[c].reshape((K * p, K * p))
         start, stop = bounds[c], bounds[c + 1]
-        n_blocks = (stop - start + block - 1) // block
+        n_blocks = max(1, (stop - start + block - 1) // block)
         length = min(block, ((stop - start + n_blocks - 1) // n_blocks + step - 1) // step * step)
         for a in range(start, stop, length):
             b = min(stop, a + length)

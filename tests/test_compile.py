@@ -125,6 +125,21 @@ def test_a_call_compiles_only_its_kind_of_loss():
     assert after_multinomial["binary"] == after_binary["binary"] and after_multinomial["softmax"] > 0
 
 
+def test_a_narrow_hessian_from_python_compiles_no_parallel_gram_kernel():
+    """``hessian()`` of a problem whose partial matrices fit the budget runs the serial row-chunk
+    kernel on the thread pool: neither parallel Gram kernel (the shared-block strips, the compiled
+    callers' chunk driver) is compiled or loaded."""
+    out = _run("""
+        import numpy as np, fastloss
+        from fastloss.kernels import linear
+        X = np.random.default_rng(0).standard_normal((500, 4)); y = (X[:, 0] > 0).astype(float)
+        fastloss.LinearObjective(X, y).hessian(np.zeros(5))
+        print(repr((len(linear.gram_chunks.compiled["binary"].signatures),
+                    len(linear.gram_of_curvature.compiled["binary"].signatures), len(linear.gram_add.signatures))))
+    """)
+    assert eval(out) == (1, 0, 0)
+
+
 @pytest.mark.slow
 def test_an_edited_helper_is_never_served_from_a_stale_cache(tmp_path):
     copy = tmp_path / "site" / "fastloss"

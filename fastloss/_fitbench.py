@@ -48,8 +48,9 @@ LIBRARIES = {"scikit-learn": SKLEARN_SOLVERS, "fastloss": FASTLOSS_SOLVERS}
 SINGLE_THREADED = ("sag", "saga")
 #: Iteration limit of every fit: high enough that the tolerance (or the cap) ends it.
 MAX_ITER = 100_000
-#: Rows of the untimed warm-up fit that loads each contender's compiled code (same dtype and format).
-WARMUP_ROWS = 2000
+#: Rows of the untimed warm-up fit that loads each contender's compiled code (same dtype and format):
+#: enough that ``LinearClassifier``'s "auto" samples them, as it does on the timed problem.
+WARMUP_ROWS = 32768
 #: Columns of the warm-up fit (a few, so that a full Hessian there stays small).
 WARMUP_COLUMNS = 20
 #: The reference must be this much closer to the optimum than the targets are (``rel_tol / 100``).

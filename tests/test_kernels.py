@@ -196,26 +196,30 @@ def _threads_1_and_2(fn):
         numba.set_num_threads(previous)
 
 
+def _check_weighted_gram_at_1_and_2_threads(X, Xd, h):
+    """``weighted_gram(X, h)`` with an intercept: the same bits at 1 and 2 threads, numpy's values."""
+    from fastloss.kernels.linear import weighted_gram
+
+    def gram():
+        out = np.empty((Xd.shape[1] + 1, Xd.shape[1] + 1))
+        weighted_gram(X, h, True, out)
+        return out
+
+    a, b = _threads_1_and_2(gram)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, _gram_reference(Xd, h, True), rtol=1e-12, atol=1e-12 * np.abs(a).max())
+
+
 @TWO_THREADS
 @pytest.mark.parametrize("fmt", ["C64", "F32", "CSR64"])
 def test_weighted_gram_and_multinomial_hessian_bitwise_same_at_1_and_2_threads(fmt):
     """Every output strip is summed by one thread in row order: the same bits for any thread
     count (p = 38 and 4 x 13 coefficients: strips of several sizes, two packed blocks)."""
-    from fastloss.kernels.linear import weighted_gram
 
     rng = np.random.default_rng(4)
     n, d, K = 3500, 37, 4
     X0, X, Xd = _random_matrix(rng, n, d, 0.5, fmt)
-    h = rng.uniform(0.0, 2.0, n)
-
-    def binary():
-        out = np.empty((d + 1, d + 1))
-        weighted_gram(X, h, True, out)
-        return out
-
-    a, b = _threads_1_and_2(binary)
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(a, _gram_reference(Xd, h, True), rtol=1e-12, atol=1e-12 * np.abs(a).max())
+    _check_weighted_gram_at_1_and_2_threads(X, Xd, rng.uniform(0.0, 2.0, n))
 
     Xm, _ = _as_kernel_matrix(X0[:, :12], fmt)
     y = rng.integers(0, K, n)
@@ -240,22 +244,13 @@ def test_weighted_gram_and_multinomial_hessian_bitwise_same_at_1_and_2_threads(f
 def test_wide_gram_shares_packed_blocks_among_threads_same_bits(fmt):
     """Too wide for a partial matrix per chunk (``gram_by_chunks`` is False): each packed block is
     added by all threads, strip by strip; the same bits at 1 and 2 threads, numpy's values."""
-    from fastloss.kernels.linear import gram_by_chunks, weighted_gram
+    from fastloss.kernels.linear import gram_by_chunks
 
     rng = np.random.default_rng(9)
     n, d = 300, 1500
     _, X, Xd = _random_matrix(rng, n, d, 0.5, fmt)
     assert not gram_by_chunks(X, d + 1, 1)
-    h = rng.uniform(0.0, 2.0, n)
-
-    def gram():
-        out = np.empty((d + 1, d + 1))
-        weighted_gram(X, h, True, out)
-        return out
-
-    a, b = _threads_1_and_2(gram)
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(a, _gram_reference(Xd, h, True), rtol=1e-12, atol=1e-12 * np.abs(a).max())
+    _check_weighted_gram_at_1_and_2_threads(X, Xd, rng.uniform(0.0, 2.0, n))
 
 
 @pytest.mark.parametrize("fmt", ["C64", "F32", "CSR32"])

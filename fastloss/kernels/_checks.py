@@ -92,8 +92,9 @@ def value_counts_chunks(a, bounds, first, last, totals, vectors):
         above_one = 0
         not_pm1 = 0
         not_01 = 0
-        for i in range(bounds[c], bounds[c + 1]):
-            v = a[i]
+        base = np.uintp(bounds[c])  # an unsigned index: no wraparound test, the loop vectorizes
+        for r in range(bounds[c + 1] - bounds[c]):
+            v = a[base + np.uintp(r)]
             # Counts instead of first positions: the loop has no branch and vectorizes.
             nonfinite += not np.isfinite(v)
             negative += v < 0
@@ -129,8 +130,9 @@ def class_labels_chunks(a, bounds, first, last, totals, vectors):
         negative = 0
         fractional = 0
         top = -1.0
-        for i in range(bounds[c], bounds[c + 1]):
-            v = np.float64(a[i])
+        base = np.uintp(bounds[c])  # an unsigned index: no wraparound test
+        for r in range(bounds[c + 1] - bounds[c]):
+            v = np.float64(a[base + np.uintp(r)])
             finite = np.isfinite(v)
             nonfinite += not finite
             negative += v < 0

@@ -267,7 +267,7 @@ def _as_class_labels(values: np.ndarray, name: str) -> np.ndarray:
         return values
     if kind == "O":
         is_str = np.fromiter((isinstance(v, str) for v in values.flat), bool, values.size)
-        if values.size and is_str.all():
+        if is_str.all():  # an empty array too: its length is checked with the other inputs
             return values.astype(str)
         if values.size and is_str.any():
             raise ValueError(f"{name} mixes string and non-string labels.")

@@ -299,6 +299,7 @@ INVALID = {
     "y_true-string-2d": ([["a", "b"], ["b", "a"], ["a", "a"]], P2, {}),
     "y_true-3d": (np.zeros((3, 1, 1), dtype=int), P2, {}),
     "y_true-objects": (np.array([1, 2, 0], dtype=object), P3, {}),  # not strings
+    "y_true-empty-objects": (np.array([], dtype=object), np.array([0], dtype=np.int8), {}),  # found by test_fuzz
     "y_true-sparse": ("sparse", P3, {}),
     "y_true-scalar": (1, P2, {}),
     "y_true-string": ("abc", P3, {}),

@@ -55,6 +55,15 @@ PARTIAL_BUDGET_BYTES = 256 * 1024 * 1024
 #: are computed, then the pointwise derivatives (a loop the compiler can vectorize), then the
 #: gradient update while the block is still in L2.
 BLOCK_BYTES = 64 * 1024
+#: The Python API runs a CSR ``loss_gradient`` / ``hessp`` in two passes over each run of blocks
+#: (score and keep the derivatives, then spread them) instead of one (spread each block right
+#: after scoring it) when the vectors it reads at random and the partial sums its threads update
+#: at random hold more than this many bytes together: then, in one pass, the two evict each other
+#: from the cache block after block (``kernels.linear.two_passes``; docs/performance.md, "Wide
+#: CSR: two passes"). The same bits either way.
+CSR_TWO_PASS_BYTES = 12 * 1024 * 1024
+#: ... and keeps the derivatives of at most this many values between the passes (16 MiB).
+CSR_KEPT_VALUES = 1 << 21
 #: The dense score tile (``kernels._matrix._dot_c_tiled``, multinomial) requests the rows about
 #: this many bytes ahead of the ones it scores, a few cache lines per class pair, so that its
 #: first pass over a tile's rows does not wait for memory (docs/performance.md, "Prefetching").

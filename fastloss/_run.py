@@ -27,12 +27,22 @@ def _linear():
     return linear
 
 
+def _n_threads(n_threads: int | None) -> int:
+    """The threads :func:`~fastloss._parallel.run_chunks` runs on (None: Numba's current count)."""
+    if n_threads is None:
+        import numba
+
+        return numba.get_num_threads()
+    return n_threads
+
+
 def loss_gradient(X, y, sw, coef, fit_intercept, loss, want_gradient: bool,
                   curvature_out: np.ndarray, n_threads: int):
     """``(sum_i s_i loss_i, gradient sum or an empty array)``; ``curvature_out`` (size 0: skipped)
     receives the per-sample curvature (binary) or probabilities (multinomial)."""
     width = coef.size if want_gradient else 0
-    totals, grad = run_chunks(_linear().loss_gradient_chunks.of(loss),
+    wide = want_gradient and _linear().two_passes(X, coef.size, width, _n_threads(n_threads))
+    totals, grad = run_chunks(_linear().loss_gradient_chunks.of(loss, wide),
                               (X, loss, y, sw, coef, fit_intercept, want_gradient, curvature_out),
                               _bounds(X, coef.size), 1, width, n_threads)
     return float(totals[0]), grad
@@ -40,7 +50,9 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss, want_gradient: bool,
 def hessp(X, y, sw, coef, fit_intercept, loss, curvature, V, n_threads: int) -> np.ndarray:
     """``(k, n_coef)`` products with the ``k`` directions ``V``; ``curvature`` from
     :func:`loss_gradient`, or size 0 to compute it in the same pass."""
-    _, out = run_chunks(_linear().hessp_chunks.of(loss), (X, loss, y, sw, coef, fit_intercept, curvature, V),
+    gathered = (0 if curvature.size else coef.size) + V.size  # coef unless the curvature is cached, V
+    wide = _linear().two_passes(X, gathered, V.size, _n_threads(n_threads))
+    _, out = run_chunks(_linear().hessp_chunks.of(loss, wide), (X, loss, y, sw, coef, fit_intercept, curvature, V),
                         _bounds(X, V.size), 0, V.size, n_threads)
     return out.reshape(V.shape)
 

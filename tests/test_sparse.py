@@ -17,6 +17,11 @@ CSR arrays are a further Numba type: that case is ``slow`` too.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import conftest
 import numpy as np
 import pytest
@@ -461,6 +466,56 @@ def test_two_million_features_stay_within_the_partial_budget():
     close(g1, ref.objective_gradient("squared_hinge", X, y, coef, **kw))
     close(h1, ref.objective_hessp("squared_hinge", X, y, coef, V, **kw))
     close(d1, ref.objective_hessian_diag("squared_hinge", X, y, coef, **kw))
+
+
+@TWO_THREADS
+def test_two_passes_give_the_bits_of_one(tmp_path):
+    """Wide CSR scores a run of blocks, keeps their derivatives and spreads them in a second
+    pass (``_matrix.spread_later``): every partial gets the same terms in the same order as when
+    each block is spread right after it is scored, so every method gives the same bits. A fresh
+    process without the cache lowers ``CSR_TWO_PASS_BYTES`` to 0 (every CSR kernel takes two
+    passes) and ``CSR_KEPT_VALUES`` below a chunk's rows (several second passes per range of
+    chunks, a block at a time for multinomial), at 1 and 2 threads; this process computes the
+    same with one pass. One process for both kinds of loss: it compiles without the cache."""
+    X = skewed_csr(60_000, 40)
+    sw = np.random.default_rng(21).uniform(0.5, 1.5, size=X.shape[0])
+    np.savez(tmp_path / "X.npz", data=X.data, indices=X.indices, indptr=X.indptr, sw=sw)
+    one_pass = {}
+    for name in ("logistic", "multinomial"):
+        y = labels(name, X.shape[0])
+        obj = LinearObjective(X, y, name, l2=0.01, sample_weight=sw)
+        coef, V = coef_for(obj, scale=0.2), directions(obj, k=2)
+        np.savez(tmp_path / f"{name}.npz", y=y, coef=coef, V=V)
+        one_pass[name] = all_methods(obj, coef, V)
+    code = f"""
+        import sys
+        import numpy as np
+        import scipy.sparse as sp
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        import fastloss._config as config
+        config.CSR_TWO_PASS_BYTES = 0
+        config.CSR_KEPT_VALUES = 600
+        from fastloss import LinearObjective
+        from test_sparse import all_methods
+        folder = {str(tmp_path)!r}
+        p = np.load(folder + "/X.npz")
+        X = sp.csr_matrix((p["data"], p["indices"], p["indptr"]), shape={X.shape!r})
+        for name in ("logistic", "multinomial"):
+            q = np.load(folder + f"/{{name}}.npz")
+            for t in (1, 2):
+                obj = LinearObjective(X, q["y"], name, l2=0.01, sample_weight=p["sw"], n_threads=t)
+                np.savez(folder + f"/{{name}}_two_pass_{{t}}.npz", **all_methods(obj, q["coef"], q["V"]))
+        """
+    env = dict(os.environ, FASTLOSS_NO_CACHE="1")  # the lowered thresholds must not reach the cache
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name, expected in one_pass.items():
+        for t in (1, 2):
+            two_pass = np.load(tmp_path / f"{name}_two_pass_{t}.npz")
+            assert set(two_pass.files) == set(expected)
+            for key, value in expected.items():
+                assert np.array_equal(two_pass[key], value), (name, t, key)
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,7 +12,12 @@ binary entry points of contract section 4 (``loss_gradient``, ``hessp``, ``hessi
 Guarantees
     * One pass over ``X`` per call: each block of rows is scored, its derivatives in score
       space are evaluated, and its contribution to the gradient (or Hessian-vector product, or
-      Hessian diagonal) is added while the block is still in cache.
+      Hessian diagonal) is added while the block is still in cache. Wide CSR input is the
+      exception (:func:`two_passes`): when the vectors a pass reads at random and the partial
+      sums it updates at random no longer fit in cache together, the Python API runs the
+      ``WIDE`` copies of ``loss_gradient_chunks`` and ``hessp_chunks``, which score a run of
+      blocks, keep its derivatives and spread them in a second pass over those rows, with the
+      same bits.
     * Deterministic: rows are split into chunks whose boundaries depend on the data only
       (:func:`fastloss.kernels._matrix.chunk_bounds`); each chunk writes its own partial sums, and
       the partials are combined serially in chunk order. The result is bitwise the same for any
@@ -52,6 +57,7 @@ from ._chunks import parallel_chunks, sum_chunks, total_of
 from ._loops import HESSIAN, mode_of
 from ._matrix import (
     _INLINE,
+    CSR,
     _csr_row,
     _is_csr,
     _is_dense,
@@ -101,7 +107,62 @@ def _score_vectors(loss, X, coef, V, with_coef):
     return W, shift
 
 
-@per_kind
+#: Bound to True in the ``WIDE`` copies of the kernels declared ``per_kind(wide=True)``; code under
+#: ``if WIDE:`` is compiled into those copies only (see :func:`~._scores.per_kind`).
+WIDE = False
+
+
+def two_passes(X, gathered: int, width: int, n_threads: int) -> bool:
+    """Whether a kernel should take its ``WIDE`` copy: for CSR ``X`` whose vectors read at random
+    (``gathered`` float64) and the partial sums updated at random by ``n_threads`` threads at once
+    (``width`` float64 each) hold more than ``_config.CSR_TWO_PASS_BYTES`` together. Such a copy
+    scores a run of blocks, keeps their derivatives and spreads them in a second pass, instead of
+    spreading each block right after scoring it: the random reads of one vector and the random
+    updates of the other then no longer evict each other block after block. The results are the
+    same bits either way (the partials get the same terms in the same order), so the choice may
+    depend on the thread count."""
+    return isinstance(X, CSR) and 8 * (gathered + n_threads * width) > _config.CSR_TWO_PASS_BYTES
+
+
+@jit(inline=True)
+def _kept_room(bounds, first, last, block, n_kept):
+    """Room for the derivatives a ``WIDE`` kernel keeps between its passes: ``(n_kept, rows)``,
+    rows the whole range of chunks ``first:last`` or ``_config.CSR_KEPT_VALUES // n_kept`` (at
+    least a block), whichever is less."""
+    rows = bounds[last] - bounds[first]
+    return np.empty((n_kept, max(block, min(rows, _config.CSR_KEPT_VALUES // n_kept))))
+
+
+@jit(inline=True)
+def _keep(KEPT, at, G, m):
+    """``KEPT[:, at:at + m] = G[:, :m]``: a block's derivatives, kept for the second pass."""
+    for q in range(KEPT.shape[0]):
+        for r in range(m):
+            KEPT[q, at + r] = G[q, r]
+
+
+@per_kind(inline=True)
+def _spread_kept(X, bounds, first, last, block, lo, hi, KEPT, G, vectors):
+    """The second pass of a ``WIDE`` kernel: spread rows ``lo:hi`` (whole blocks of chunks
+    ``first:last``, their derivatives in ``KEPT[:, i - lo]``) into their chunks' partials
+    ``vectors[c]`` (as ``(KEPT.shape[0], -1)``), block by block through the scratch ``G``, as the
+    one-pass kernels spread them: every partial gets the same terms in the same order."""
+    nq = KEPT.shape[0]
+    p = vectors.shape[1] // nq
+    for c in range(first, last):
+        if bounds[c + 1] <= lo or bounds[c] >= hi:
+            continue
+        OUT = vectors[c].reshape((nq, p))
+        for a in range(bounds[c], bounds[c + 1], block):
+            if lo <= a < hi:
+                b = min(bounds[c + 1], a + block)
+                for q in range(nq):
+                    for r in range(b - a):
+                        G[q, r] = KEPT[q, a - lo + r]
+                spread_rows(X, a, b, G, OUT)
+
+
+@per_kind(wide=True)
 def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, curvature_out,
                          bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`loss_gradient`: ``totals[c, 0]`` gets chunk ``c``'s loss
@@ -123,6 +184,9 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
     C = np.empty((K, block))
     S = new_scratch(block)
     acc_intercept = np.empty(K)
+    if WIDE:  # the gradient's rows since row kept_from, spread in a second pass (two_passes)
+        KEPT = _kept_room(bounds, first, last, block, K)
+        kept_from = bounds[first]
     for c in range(first, last):
         G_out = vectors[c].reshape((K, vectors.shape[1] // K))  # (K, 0) when no gradient is wanted
         acc_intercept[:] = 0.0
@@ -130,6 +194,10 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
+            if WIDE:
+                if want_gradient and b - kept_from > KEPT.shape[1]:  # full: spread (G is free)
+                    _spread_kept(X, bounds, first, last, block, kept_from, a, KEPT, G, vectors)
+                    kept_from = a
             score_rows(X, a, b, W, Z)
             add_shift(shift, m, Z)
             acc_loss += derivatives(loss, mode, y, sw, a, m, Z, G, C, S)
@@ -139,7 +207,10 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
                     for r in range(m):
                         acc += G[k, r]
                     acc_intercept[k] += acc
-                spread_rows(X, a, b, G, G_out)
+                if WIDE:
+                    _keep(KEPT, a - kept_from, G, m)
+                else:
+                    spread_rows(X, a, b, G, G_out)
             if want_curvature:
                 for r in range(m):
                     for k in range(K):
@@ -148,6 +219,9 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
             for k in range(K):
                 G_out[k, d] += acc_intercept[k]
         totals[c, 0] = acc_loss
+    if WIDE:
+        if want_gradient:
+            _spread_kept(X, bounds, first, last, block, kept_from, bounds[last], KEPT, G, vectors)
 
 
 _loss_gradient_driver = parallel_chunks(loss_gradient_chunks)
@@ -190,7 +264,7 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
                                    np.bool_(want_gradient), grad_out, curvature_out)
 
 
-@per_kind
+@per_kind(wide=True)
 def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`hessp`: ``vectors[c]`` gets chunk ``c``'s products, the
     ``(k, n_coef)`` array flattened (``totals`` is not used).
@@ -216,12 +290,19 @@ def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, firs
     S = new_scratch(block)
     acc_intercept = np.empty(n_dir * K)
     mode = np.int64(HESSIAN)
+    if WIDE:  # the products' rows since row kept_from, spread in a second pass (two_passes)
+        KEPT = _kept_room(bounds, first, last, block, n_dir * K)
+        kept_from = bounds[first]
     for c in range(first, last):
         OUT = vectors[c].reshape((n_dir * K, p))
         acc_intercept[:] = 0.0
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
+            if WIDE:
+                if b - kept_from > KEPT.shape[1]:  # full: spread (T is free)
+                    _spread_kept(X, bounds, first, last, block, kept_from, a, KEPT, T, vectors)
+                    kept_from = a
             score_rows(X, a, b, W, Z)
             add_shift(shift, m, Z)
             if cached:
@@ -236,10 +317,15 @@ def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, firs
                 for r in range(m):
                     acc += T[q, r]
                 acc_intercept[q] += acc
-            spread_rows(X, a, b, T, OUT)
+            if WIDE:
+                _keep(KEPT, a - kept_from, T, m)
+            else:
+                spread_rows(X, a, b, T, OUT)
         if fit_intercept:
             for q in range(n_dir * K):
                 OUT[q, d] += acc_intercept[q]
+    if WIDE:
+        _spread_kept(X, bounds, first, last, block, kept_from, bounds[last], KEPT, T, vectors)
 
 
 _hessp_driver = parallel_chunks(hessp_chunks)

@@ -30,8 +30,8 @@ def test_bench_table_json_and_plot(tmp_path, capsys):
                "--repeat", "1", "--json", str(out_json), "--plot", str(out_png)])
     assert rc == 0
     rows = json.loads(out_json.read_text())["rows"]
-    # 3 operations (csr gives two rows) x 2 sizes x 2 thread counts
-    assert len(rows) == 4 * 2 * 2
+    # 3 operations (csr gives four rows) x 2 sizes x 2 thread counts
+    assert len(rows) == 6 * 2 * 2
     assert {r["n"] for r in rows} == {2000, 4000} and {r["threads"] for r in rows} == {1, 2}
     for r in rows:
         assert r["median_ms"] > 0 and r["min_ms"] <= r["median_ms"] <= r["max_ms"]
@@ -111,7 +111,7 @@ def test_markdown_table_parses_and_matches_the_rows(tmp_path, capsys):
     (table,) = _markdown_tables(out.out)
     _assert_table(table, [title for title, _, _ in profiler._TIMING_COLUMNS])
     rows = json.loads(out_json.read_text())["rows"]
-    assert len(table) == 2 + len(rows) == 2 + 3
+    assert len(table) == 2 + len(rows) == 2 + 5  # loss_gradient, and csr's four rows
     for cells, row in zip(table[2:], rows, strict=True):
         assert cells == profiler._timing_cells(row)  # the same cells as the plain table
         assert cells[3] == f"{row['median_ms']:.1f}"
@@ -179,9 +179,9 @@ def test_scaling_script_drops_thread_counts_above_the_cpus(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"thread counts {too_many} dropped" in out
     rows = json.loads(out_json.read_text())["rows"]
-    assert {r["threads"] for r in rows} == {1} and len(rows) == 3
+    assert {r["threads"] for r in rows} == {1} and len(rows) == 5  # loss_gradient, and csr's four rows
     main_table, view = _markdown_tables(out)
-    assert len(main_table) == 2 + 3
+    assert len(main_table) == 2 + 5
     _assert_table(view, ["operation", "1 thr"])
     assert [r[0] for r in view[2:]] == [r["operation"] for r in rows]
     assert view[2][1] == f"{rows[0]['median_ms']:.1f} (×{rows[0]['x_sklearn']:.1f})"  # from the rows, not re-timed

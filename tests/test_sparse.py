@@ -476,14 +476,17 @@ def test_two_passes_give_the_bits_of_one(tmp_path):
     process without the cache lowers ``CSR_TWO_PASS_BYTES`` to 0 (every CSR kernel takes two
     passes) and ``CSR_KEPT_VALUES`` below a chunk's rows (several second passes per range of
     chunks, a block at a time for multinomial), at 1 and 2 threads; this process computes the
-    same with one pass. One process for both kinds of loss: it compiles without the cache."""
+    same with one pass. Float64 data with int32 indices for both kinds of loss, float32 with
+    int64 for logistic; one process for all: it compiles without the cache."""
     X = skewed_csr(60_000, 40)
+    X32 = sp.csr_matrix((X.data.astype(np.float32), X.indices.astype(np.int64), X.indptr.astype(np.int64)),
+                        shape=X.shape)
     sw = np.random.default_rng(21).uniform(0.5, 1.5, size=X.shape[0])
     np.savez(tmp_path / "X.npz", data=X.data, indices=X.indices, indptr=X.indptr, sw=sw)
     one_pass = {}
-    for name in ("logistic", "multinomial"):
-        y = labels(name, X.shape[0])
-        obj = LinearObjective(X, y, name, l2=0.01, sample_weight=sw)
+    for name, matrix in (("logistic", X), ("multinomial", X), ("logistic32", X32)):
+        y = labels(name.rstrip("32"), X.shape[0])
+        obj = LinearObjective(matrix, y, name.rstrip("32"), l2=0.01, sample_weight=sw)
         coef, V = coef_for(obj, scale=0.2), directions(obj, k=2)
         np.savez(tmp_path / f"{name}.npz", y=y, coef=coef, V=V)
         one_pass[name] = all_methods(obj, coef, V)
@@ -500,10 +503,12 @@ def test_two_passes_give_the_bits_of_one(tmp_path):
         folder = {str(tmp_path)!r}
         p = np.load(folder + "/X.npz")
         X = sp.csr_matrix((p["data"], p["indices"], p["indptr"]), shape={X.shape!r})
-        for name in ("logistic", "multinomial"):
+        X32 = sp.csr_matrix((p["data"].astype(np.float32), p["indices"].astype(np.int64),
+                             p["indptr"].astype(np.int64)), shape=X.shape)
+        for name, matrix in (("logistic", X), ("multinomial", X), ("logistic32", X32)):
             q = np.load(folder + f"/{{name}}.npz")
             for t in (1, 2):
-                obj = LinearObjective(X, q["y"], name, l2=0.01, sample_weight=p["sw"], n_threads=t)
+                obj = LinearObjective(matrix, q["y"], name.rstrip("32"), l2=0.01, sample_weight=p["sw"], n_threads=t)
                 np.savez(folder + f"/{{name}}_two_pass_{{t}}.npz", **all_methods(obj, q["coef"], q["V"]))
         """
     env = dict(os.environ, FASTLOSS_NO_CACHE="1")  # the lowered thresholds must not reach the cache

@@ -471,22 +471,24 @@ def test_two_million_features_stay_within_the_partial_budget():
 @TWO_THREADS
 def test_two_passes_give_the_bits_of_one(tmp_path):
     """Wide CSR scores a run of blocks, keeps their derivatives and spreads them in a second
-    pass (``_matrix.spread_later``): every partial gets the same terms in the same order as when
-    each block is spread right after it is scored, so every method gives the same bits. A fresh
-    process without the cache lowers ``CSR_TWO_PASS_BYTES`` to 0 (every CSR kernel takes two
-    passes) and ``CSR_KEPT_VALUES`` below a chunk's rows (several second passes per range of
-    chunks, a block at a time for multinomial), at 1 and 2 threads; this process computes the
-    same with one pass. Float64 data with int32 indices for both kinds of loss, float32 with
-    int64 for logistic; one process for all: it compiles without the cache."""
+    pass (the ``WIDE`` copies that ``kernels.linear.two_passes`` picks): every partial gets the
+    same terms in the same order as when each block is spread right after it is scored, so every
+    method gives the same bits. A fresh process without the cache lowers ``CSR_TWO_PASS_BYTES`` to
+    0 (every CSR ``loss_gradient`` and ``hessp`` takes two passes) and ``CSR_KEPT_VALUES`` below
+    a chunk's rows (several second passes per range of chunks, a block at a time for
+    multinomial), at 1 and 2 threads; this process computes the same with one pass. Float64
+    data with int32 indices for both kinds of loss, float32 with int64 for logistic; one process
+    for all: it compiles without the cache."""
     X = skewed_csr(60_000, 40)
     X32 = sp.csr_matrix((X.data.astype(np.float32), X.indices.astype(np.int64), X.indptr.astype(np.int64)),
                         shape=X.shape)
     sw = np.random.default_rng(21).uniform(0.5, 1.5, size=X.shape[0])
     np.savez(tmp_path / "X.npz", data=X.data, indices=X.indices, indptr=X.indptr, sw=sw)
     one_pass = {}
-    for name, matrix in (("logistic", X), ("multinomial", X), ("logistic32", X32)):
-        y = labels(name.rstrip("32"), X.shape[0])
-        obj = LinearObjective(matrix, y, name.rstrip("32"), l2=0.01, sample_weight=sw)
+    for name, loss, matrix in (("logistic", "logistic", X), ("multinomial", "multinomial", X),
+                               ("logistic32", "logistic", X32)):
+        y = labels(loss, X.shape[0])
+        obj = LinearObjective(matrix, y, loss, l2=0.01, sample_weight=sw)
         coef, V = coef_for(obj, scale=0.2), directions(obj, k=2)
         np.savez(tmp_path / f"{name}.npz", y=y, coef=coef, V=V)
         one_pass[name] = all_methods(obj, coef, V)
@@ -505,10 +507,11 @@ def test_two_passes_give_the_bits_of_one(tmp_path):
         X = sp.csr_matrix((p["data"], p["indices"], p["indptr"]), shape={X.shape!r})
         X32 = sp.csr_matrix((p["data"].astype(np.float32), p["indices"].astype(np.int64),
                              p["indptr"].astype(np.int64)), shape=X.shape)
-        for name, matrix in (("logistic", X), ("multinomial", X), ("logistic32", X32)):
+        for name, loss, matrix in (("logistic", "logistic", X), ("multinomial", "multinomial", X),
+                                   ("logistic32", "logistic", X32)):
             q = np.load(folder + f"/{{name}}.npz")
             for t in (1, 2):
-                obj = LinearObjective(matrix, q["y"], name.rstrip("32"), l2=0.01, sample_weight=p["sw"], n_threads=t)
+                obj = LinearObjective(matrix, q["y"], loss, l2=0.01, sample_weight=p["sw"], n_threads=t)
                 np.savez(folder + f"/{{name}}_two_pass_{{t}}.npz", **all_methods(obj, q["coef"], q["V"]))
         """
     env = dict(os.environ, FASTLOSS_NO_CACHE="1")  # the lowered thresholds must not reach the cache

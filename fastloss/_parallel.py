@@ -100,6 +100,15 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
+def thread_count(n_threads: int | None) -> int:
+    """The threads :func:`run_chunks` runs on for ``n_threads`` (None: Numba's current count)."""
+    if n_threads is None:
+        import numba
+
+        return numba.get_num_threads()
+    return n_threads
+
+
 def run_chunks(chunks, args: tuple, bounds: np.ndarray, n_totals: int, width: int, n_threads: int | None,
                *, reduce: bool = True):
     """Run a kernel's ``chunks(*args, bounds, first, last, totals, vectors)`` over every chunk on
@@ -112,10 +121,7 @@ def run_chunks(chunks, args: tuple, bounds: np.ndarray, n_totals: int, width: in
     """
     from .kernels._chunks import combine
 
-    if n_threads is None:
-        import numba
-
-        n_threads = numba.get_num_threads()
+    n_threads = thread_count(n_threads)
     n_chunks = bounds.size - 1
     totals = np.zeros((n_chunks, n_totals))
     vectors = np.zeros((n_chunks, width))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._parallel import run_chunks, threads
+from ._parallel import run_chunks, thread_count, threads
 
 
 def _bounds(X, width: int) -> np.ndarray:
@@ -27,21 +27,12 @@ def _linear():
     return linear
 
 
-def _n_threads(n_threads: int | None) -> int:
-    """The threads :func:`~fastloss._parallel.run_chunks` runs on (None: Numba's current count)."""
-    if n_threads is None:
-        import numba
-
-        return numba.get_num_threads()
-    return n_threads
-
-
 def loss_gradient(X, y, sw, coef, fit_intercept, loss, want_gradient: bool,
                   curvature_out: np.ndarray, n_threads: int):
     """``(sum_i s_i loss_i, gradient sum or an empty array)``; ``curvature_out`` (size 0: skipped)
     receives the per-sample curvature (binary) or probabilities (multinomial)."""
     width = coef.size if want_gradient else 0
-    wide = want_gradient and _linear().two_passes(X, coef.size, width, _n_threads(n_threads))
+    wide = want_gradient and _linear().two_passes(X, coef.size, width, thread_count(n_threads))
     totals, grad = run_chunks(_linear().loss_gradient_chunks.of(loss, wide),
                               (X, loss, y, sw, coef, fit_intercept, want_gradient, curvature_out),
                               _bounds(X, coef.size), 1, width, n_threads)
@@ -51,7 +42,7 @@ def hessp(X, y, sw, coef, fit_intercept, loss, curvature, V, n_threads: int) -> 
     """``(k, n_coef)`` products with the ``k`` directions ``V``; ``curvature`` from
     :func:`loss_gradient`, or size 0 to compute it in the same pass."""
     gathered = (0 if curvature.size else coef.size) + V.size  # coef unless the curvature is cached, V
-    wide = _linear().two_passes(X, gathered, V.size, _n_threads(n_threads))
+    wide = _linear().two_passes(X, gathered, V.size, thread_count(n_threads))
     _, out = run_chunks(_linear().hessp_chunks.of(loss, wide), (X, loss, y, sw, coef, fit_intercept, curvature, V),
                         _bounds(X, V.size), 0, V.size, n_threads)
     return out.reshape(V.shape)

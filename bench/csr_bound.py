@@ -15,7 +15,9 @@ One matrix (``fastloss.datasets.make_csr_problem``), one process; per thread cou
 * ``gather+scatter``: both in one pass over each block of rows, no loss math: the floor of the
   fused kernel as it is designed;
 * fastloss's ``loss_gradient`` and ``hessp`` (``LinearObjective``, logistic), and SciPy's ``X @ w``
-  and ``X.T @ g`` (single-threaded), with scikit-learn's ``LinearModelLoss`` for reference.
+  and ``X.T @ g`` (single-threaded), with scikit-learn's ``LinearModelLoss`` for reference (both in
+  ``X``'s dtype, as scikit-learn's estimators run them: ``w``, ``g``, ``y`` and the coefficients are
+  converted once).
 
 The three floors are written here in plain Numba with the same chunking as fastloss; ``gather`` and
 ``scatter`` read ``w`` / write ``grad`` of ``d`` float64 each, which at ``d = 100,000`` (800 KB each)
@@ -133,7 +135,8 @@ def main() -> None:
     z = np.empty(n)
     g = rng.standard_normal(n)
     sk = LinearModelLoss(base_loss=HalfBinomialLoss(), fit_intercept=True)
-    sk_coef = coef.copy()
+    # SciPy and scikit-learn compute in X's dtype (float64 vectors would make SciPy convert a float32 X).
+    sk_coef, sk_y, w_x, g_x = (a.astype(X.dtype) for a in (coef, y, w, g))
     dense = np.ones((csr_bytes // 8 // 64, 64))
     kind = "uniform" if args.zipf is None else f"Zipf {args.zipf}"
     print(f"CSR {n:,} x {d:,}, {args.nnz} per row ({kind} columns), {args.dtype} / {args.index_dtype}: "
@@ -158,9 +161,9 @@ def main() -> None:
                                                                  block),
             "fastloss loss_gradient": lambda obj=obj: obj.loss_gradient(coef),
             "fastloss hessp": lambda obj=obj: obj.hessp(coef, v),
-            "SciPy X @ w (1 thread)": lambda: X @ w,
-            "SciPy X.T @ g (1 thread)": lambda: X.T @ g,
-            "scikit-learn loss_gradient": lambda t=threads: sk.loss_gradient(sk_coef, X, y, l2_reg_strength=1e-4,
+            "SciPy X @ w (1 thread)": lambda: X @ w_x,
+            "SciPy X.T @ g (1 thread)": lambda: X.T @ g_x,
+            "scikit-learn loss_gradient": lambda t=threads: sk.loss_gradient(sk_coef, X, sk_y, l2_reg_strength=1e-4,
                                                                              n_threads=t),
         }
         print(f"\n{threads} thread(s); read bandwidth {bw:.1f} GB/s")

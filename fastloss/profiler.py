@@ -113,7 +113,7 @@ def _sklearn():
 
 
 @functools.lru_cache(maxsize=1)
-def _problem(kind: str, n: int, d: int, dtype: str, zipf: float):
+def _problem(kind: str, n: int, d: int, dtype: str, zipf: float, index_dtype: str = "int32"):
     """The data of one kind of operation, generated once for all its thread counts (and kept
     until another kind is asked for: one problem in memory at a time)."""
     from .datasets import make_csr_problem, make_logistic_problem
@@ -125,10 +125,10 @@ def _problem(kind: str, n: int, d: int, dtype: str, zipf: float):
     if kind == "dense":
         return make_logistic_problem(n, d, dtype)
     return make_csr_problem(n, max(d * 1000, 1000), CSR_NNZ_PER_ROW, zipf=zipf if kind == "csr-zipf" else None,
-                            dtype=dtype)
+                            dtype=dtype, index_dtype=index_dtype)
 
 
-def _cases(op, n, d, dtype, threads, zipf):
+def _cases(op, n, d, dtype, threads, zipf, index_dtype="int32"):
     """Yield (label, shape, nbytes, fastloss_fn, reference_fn or None, sklearn_fn or None)."""
     import fastloss
     from fastloss import reference
@@ -185,27 +185,30 @@ def _cases(op, n, d, dtype, threads, zipf):
         return [(f"multinomial K={K} loss_gradient", X.shape, X.nbytes, lambda: obj.loss_gradient(coef), None,
                  (lambda: lml.loss_gradient(coef_sk, X, y_sk, None, 1e-4, threads)) if lml else None)]
     if op in ("csr", "csr-zipf"):
-        X, y = _problem(op, n, d, dtype, zipf)
+        X, y = _problem(op, n, d, dtype, zipf, index_dtype)
         obj = fastloss.LinearObjective(X, y, l2=1e-4, n_threads=threads)
         coef = rng.standard_normal(obj.n_coef) * 0.05
         v = rng.standard_normal(obj.n_coef)
         nbytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
         lml = sk[2](sk[0](), fit_intercept=True) if sk else None
+        # As for dense X: scikit-learn computes in X's dtype and wants y, coef and v in it too.
+        y_sk, coef_sk, v_sk = (a.astype(X.dtype) for a in (y, coef, v))
         sk_hp = None
         if lml:
-            _, sk_hessp = lml.gradient_hessian_product(coef, X, y, None, 1e-4, threads)
-            sk_hp = lambda: sk_hessp(v)  # noqa: E731
+            _, sk_hessp = lml.gradient_hessian_product(coef_sk, X, y_sk, None, 1e-4, threads)
+            sk_hp = lambda: sk_hessp(v_sk)  # noqa: E731
         kind = "csr" if op == "csr" else f"csr zipf {zipf:g}"
-        label = f"{kind} ({CSR_NNZ_PER_ROW}/row, d={X.shape[1]})"
+        indices = "" if index_dtype == "int32" else f", {index_dtype} indices"
+        label = f"{kind} ({CSR_NNZ_PER_ROW}/row, d={X.shape[1]}{indices})"
         _, hessp = obj.gradient_hessp(coef)
         # "hessp" recomputes the curvature, scikit-learn's closure does not (the issue's comparison);
         # the two rows after it compare like with like: the gradient with the curvature, then a
         # product that reuses it, as Newton-CG calls them.
         return [(f"{label} loss_gradient", X.shape, nbytes, lambda: obj.loss_gradient(coef),
-                 None, (lambda: lml.loss_gradient(coef, X, y, None, 1e-4, threads)) if lml else None),
+                 None, (lambda: lml.loss_gradient(coef_sk, X, y_sk, None, 1e-4, threads)) if lml else None),
                 (f"{label} hessp", X.shape, nbytes, lambda: obj.hessp(coef, v), None, sk_hp),
                 (f"{label} gradient_hessp", X.shape, nbytes, lambda: obj.gradient_hessp(coef), None,
-                 (lambda: lml.gradient_hessian_product(coef, X, y, None, 1e-4, threads)) if lml else None),
+                 (lambda: lml.gradient_hessian_product(coef_sk, X, y_sk, None, 1e-4, threads)) if lml else None),
                 (f"{label} hessp after gradient_hessp", X.shape, nbytes, lambda: hessp(v), None, sk_hp)]
     raise ValueError(f"unknown operation {op!r}; choose from {', '.join(OPERATIONS + (COMPILE,))}")
 
@@ -217,6 +220,8 @@ def bench(argv=None) -> int:
     p.add_argument("--d", type=int, default=100,
                    help=f"features (csr, csr-zipf: 1000 x d columns, {CSR_NNZ_PER_ROW} per row)")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    p.add_argument("--index-dtype", default="int32", choices=["int32", "int64"],
+                   help="the CSR matrices' indices and indptr (csr, csr-zipf)")
     p.add_argument("--threads", default=None, help="comma-separated thread counts, e.g. 1,2 (default: all)")
     p.add_argument("--ops", default=",".join(OPERATIONS),
                    help="comma-separated subset of " + ",".join(OPERATIONS + (COMPILE,))
@@ -260,7 +265,7 @@ def bench(argv=None) -> int:
     try:
         for op, n, t in itertools.product(ops, n_list, threads_list):
             _progress(f"{op}: generating data")
-            cases = _cases(op, n, args.d, args.dtype, t, args.zipf)
+            cases = _cases(op, n, args.d, args.dtype, t, args.zipf, args.index_dtype)
             for label, shape, nbytes, fl, ref, sk in cases:
                 _progress(f"{label}: bandwidth probe ({t} threads)")
                 probe = np.ones((max(1, nbytes // (8 * 64)), 64))  # as many bytes as the operation streams

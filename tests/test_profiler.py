@@ -43,6 +43,20 @@ def test_bench_table_json_and_plot(tmp_path, capsys):
     assert "objective loss_gradient" in table and "x sklearn" in table
 
 
+
+@pytest.mark.parametrize("dtype, index_dtype", [("float32", "int32"), ("float64", "int64"), ("float32", "int64")])
+def test_csr_rows_for_every_dtype_pair_against_sklearn(tmp_path, dtype, index_dtype):
+    """The csr rows run for float32 data and int64 indices too, scikit-learn included (it wants y,
+    coef and the direction in X's dtype: float64 ones made its float32 calls raise)."""
+    out_json = tmp_path / "rows.json"
+    assert main(["bench", *TINY, "--ops", "csr", "--dtype", dtype, "--index-dtype", index_dtype,
+                 "--json", str(out_json)]) == 0
+    rows = json.loads(out_json.read_text())["rows"]
+    assert len(rows) == 4 and {r["dtype"] for r in rows} == {dtype}
+    for r in rows:
+        assert (f"{index_dtype} indices" in r["operation"]) == (index_dtype == "int64")
+        assert r["x_sklearn"] is not None and r["x_sklearn"] > 0
+
 # --- progress only on a terminal ----------------------------------------------------------------
 
 def _has_control(text: str) -> bool:

@@ -3,6 +3,8 @@ table in ``_comparisons.py``), finite differences and itself."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from _comparisons import CASES, check, check_methods_agree, rows
@@ -202,3 +204,32 @@ def test_precompile_returns_its_time_and_leaves_kernels_ready(problem):
     X, y, _ = problem
     obj = fastloss.LinearObjective(X, y)
     np.testing.assert_allclose(obj.loss(np.zeros(obj.n_coef)), np.log(2.0), rtol=1e-13)
+
+
+
+def _csr_signatures(kernel, key):
+    """(data dtype, index dtype) of the CSR signatures compiled for one copy of a kernel."""
+    from numba import types
+
+    return {(str(X.types[0].dtype), str(X.types[1].dtype)) for X in (s[0] for s in kernel.compiled[key].signatures)
+            if isinstance(X, types.NamedTuple)}
+
+
+def test_precompile_covers_int64_indices_and_the_two_pass_copies():
+    from fastloss.kernels import linear
+
+    fastloss.precompile(dtypes=("float32",), layouts=("csr",), index_dtypes=("int32", "int64"))
+    for kernel in (linear.loss_gradient_chunks, linear.hessp_chunks):
+        for key in ("binary", ("binary", "wide")):  # the one-pass and the two-pass copy
+            assert {("float32", "int32"), ("float32", "int64")} <= _csr_signatures(kernel, key), (kernel, key)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(layouts=("C", "csc")), "layouts must hold names from 'C', 'F', 'csr'; got 'csc'"),
+    (dict(dtypes=("int8",)), "dtypes must hold names from 'float64', 'float32'; got 'int8'"),
+    (dict(dtypes=(None,)), "dtypes must hold names from 'float64', 'float32'; got None"),
+    (dict(index_dtypes="int16"), "index_dtypes must hold names from 'int32', 'int64'; got 'int16'"),
+])
+def test_precompile_names_a_bad_argument_before_compiling(kwargs, match):
+    with pytest.raises(ValueError, match=re.escape("precompile: " + match)):
+        fastloss.precompile(**kwargs)

@@ -58,7 +58,7 @@ def precompile(dtypes=("float64", "float32"), layouts=("C", "F", "csr"), losses=
                     obj.hessp(c, c)
                     obj.gradient_hessp(c)[1](c)
                     obj.hessian_diag(c)
-                    if X.shape[1] < _WIDE_COLUMNS:  # (n_coef ** 2 values)
+                    if X.shape[1] < _WIDE_COLUMNS:  # not on the wide matrix: (2**21 + 1)**2 entries
                         obj.hessian(c)
                 if verbose:
                     print(f"  {loss:>12} {dtype} {layout}: {time.perf_counter() - t0:6.2f} s")

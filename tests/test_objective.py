@@ -206,7 +206,6 @@ def test_precompile_returns_its_time_and_leaves_kernels_ready(problem):
     np.testing.assert_allclose(obj.loss(np.zeros(obj.n_coef)), np.log(2.0), rtol=1e-13)
 
 
-
 def _csr_signatures(kernel, key):
     """(data dtype, index dtype) of the CSR signatures compiled for one copy of a kernel."""
     from numba import types

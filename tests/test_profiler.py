@@ -43,7 +43,6 @@ def test_bench_table_json_and_plot(tmp_path, capsys):
     assert "objective loss_gradient" in table and "x sklearn" in table
 
 
-
 @pytest.mark.parametrize("dtype, index_dtype", [("float32", "int32"), ("float64", "int64"), ("float32", "int64")])
 def test_csr_rows_for_every_dtype_pair_against_sklearn(tmp_path, dtype, index_dtype):
     """The csr rows run for float32 data and int64 indices too, scikit-learn included (it wants y,
@@ -56,6 +55,7 @@ def test_csr_rows_for_every_dtype_pair_against_sklearn(tmp_path, dtype, index_dt
     for r in rows:
         assert (f"{index_dtype} indices" in r["operation"]) == (index_dtype == "int64")
         assert r["x_sklearn"] is not None and r["x_sklearn"] > 0
+
 
 # --- progress only on a terminal ----------------------------------------------------------------
 

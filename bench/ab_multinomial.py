@@ -7,6 +7,9 @@ with its own Numba cache).
 
     PYTHONPATH=$PWD python bench/ab_multinomial.py --old HEAD~1 \
         --n 1000000 --d 100 --K 10 --threads 2 --rounds 7 --layout C --dtype float64
+
+``--layout csr``: ``X`` is ``fastloss.datasets.make_csr_problem(n, d, 50)`` (``d`` columns, 50
+stored entries per row, uniform columns) instead of dense.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def main():
     ap.add_argument("--K", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--layout", default="C", choices=["C", "F"])
+    ap.add_argument("--layout", default="C", choices=["C", "F", "csr"])
     ap.add_argument("--dtype", default="float64")
     ap.add_argument("--what", default="lg,hessp,binary",
                     help="comma list of: lg (multinomial loss_gradient), hessp, binary")
@@ -50,9 +53,17 @@ def main():
 
     n, d, K, T = args.n, args.d, args.K, args.threads
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((n, d), dtype=np.dtype(args.dtype).type)
-    if args.layout == "F":
-        X = np.asfortranarray(X)
+    if args.layout == "csr":
+        from fastloss.datasets import make_csr_problem
+
+        X, _ = make_csr_problem(n, d, 50, dtype=args.dtype)
+        X_new = importlib.import_module("fastloss.kernels").CSR(X.data, X.indices, X.indptr, d)
+        X_old = importlib.import_module("fastloss_old.kernels").CSR(X.data, X.indices, X.indptr, d)
+    else:
+        X = rng.standard_normal((n, d), dtype=np.dtype(args.dtype).type)
+        if args.layout == "F":
+            X = np.asfortranarray(X)
+        X_new = X_old = X
     y = rng.integers(0, K, n).astype(np.float64)
     yi = y.astype(np.int64)
     coef = rng.standard_normal((K, d + 1)) * 0.05
@@ -69,11 +80,11 @@ def main():
 
         def k_old():
             with threads(T):
-                return old_mn.loss_gradient(X, yi, sw, c, True, K, True, g, np.empty(0))
+                return old_mn.loss_gradient(X_old, yi, sw, c, True, K, True, g, np.empty(0))
 
         def k_new():
             with threads(T):
-                return new_mn.loss_gradient(X, yi, sw, c, True, K, True, g, np.empty(0))
+                return new_mn.loss_gradient(X_new, yi, sw, c, True, K, True, g, np.empty(0))
 
         contenders["mn_lg old kernel"] = k_old
         contenders["mn_lg new kernel"] = k_new
@@ -99,11 +110,11 @@ def main():
 
         def h_old():
             with threads(T):
-                old_mn.hessp(X, yi, sw, c, True, K, np.empty(0), V, out)
+                old_mn.hessp(X_old, yi, sw, c, True, K, np.empty(0), V, out)
 
         def h_new():
             with threads(T):
-                new_mn.hessp(X, yi, sw, c, True, K, np.empty(0), V, out)
+                new_mn.hessp(X_new, yi, sw, c, True, K, np.empty(0), V, out)
 
         contenders["mn_hessp old kernel"] = h_old
         contenders["mn_hessp new kernel"] = h_new
@@ -137,11 +148,11 @@ def main():
 
         def b_old():
             with threads(T):
-                return old_lin.loss_gradient(X, ylid, sw, cb, True, lid, True, gb, np.empty(0))
+                return old_lin.loss_gradient(X_old, ylid, sw, cb, True, lid, True, gb, np.empty(0))
 
         def b_new():
             with threads(T):
-                return new_lin.loss_gradient(X, ylid, sw, cb, True, lid, True, gb, np.empty(0))
+                return new_lin.loss_gradient(X_new, ylid, sw, cb, True, lid, True, gb, np.empty(0))
         contenders["bin_lg old kernel"] = b_old
         contenders["bin_lg new kernel"] = b_new
         vb = rng.standard_normal(d + 1)

@@ -62,6 +62,11 @@ BLOCK_BYTES = 64 * 1024
 #: from the cache block after block (``kernels.linear.two_passes``; docs/performance.md, "Wide
 #: CSR: two passes"). The same bits either way.
 CSR_TWO_PASS_BYTES = 12 * 1024 * 1024
+#: ... counting a multinomial kernel's vectors this many times: each stored entry reads and
+#: updates ``K`` values of them (a cache line or two), and two passes won from about half the
+#: bytes at which they win for one score (``bench/csr_wide.py --classes 3`` and ``--classes 10``;
+#: docs/performance.md, "Multinomial CSR").
+CSR_TWO_PASS_MULTINOMIAL = 2
 #: ... and keeps the derivatives of at most this many values between the passes (16 MiB).
 CSR_KEPT_VALUES = 1 << 21
 #: The dense score tile (``kernels._matrix._dot_c_tiled``, multinomial) requests the rows about

@@ -21,6 +21,11 @@ def _bounds(X, width: int) -> np.ndarray:
     return bounds_for(X, width)
 
 
+def _n_scores(loss) -> int:
+    """Scores per sample of a kernels' ``loss`` argument (``Softmax`` is a named tuple)."""
+    return loss.n_classes if isinstance(loss, tuple) else 1
+
+
 def _linear():
     from .kernels import linear
 
@@ -32,20 +37,20 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss, want_gradient: bool,
     """``(sum_i s_i loss_i, gradient sum or an empty array)``; ``curvature_out`` (size 0: skipped)
     receives the per-sample curvature (binary) or probabilities (multinomial)."""
     width = coef.size if want_gradient else 0
-    wide = want_gradient and _linear().two_passes(X, coef.size, width, thread_count(n_threads))
+    wide = want_gradient and _linear().two_passes(X, coef.size, width, thread_count(n_threads), _n_scores(loss))
     totals, grad = run_chunks(_linear().loss_gradient_chunks.of(loss, wide),
                               (X, loss, y, sw, coef, fit_intercept, want_gradient, curvature_out),
                               _bounds(X, coef.size), 1, width, n_threads)
-    return float(totals[0]), grad
+    return float(totals[0]), _linear().rows_of(X, grad, _n_scores(loss))
 
 def hessp(X, y, sw, coef, fit_intercept, loss, curvature, V, n_threads: int) -> np.ndarray:
     """``(k, n_coef)`` products with the ``k`` directions ``V``; ``curvature`` from
     :func:`loss_gradient`, or size 0 to compute it in the same pass."""
     gathered = (0 if curvature.size else coef.size) + V.size  # coef unless the curvature is cached, V
-    wide = _linear().two_passes(X, gathered, V.size, thread_count(n_threads))
+    wide = _linear().two_passes(X, gathered, V.size, thread_count(n_threads), _n_scores(loss))
     _, out = run_chunks(_linear().hessp_chunks.of(loss, wide), (X, loss, y, sw, coef, fit_intercept, curvature, V),
                         _bounds(X, V.size), 0, V.size, n_threads)
-    return out.reshape(V.shape)
+    return _linear().rows_of(X, out, V.shape[0] * _n_scores(loss)).reshape(V.shape)
 
 def hessian_diag(X, y, sw, coef, fit_intercept, loss, n_threads: int) -> np.ndarray:
     """``(n_coef,)`` diagonal of the Hessian."""
@@ -59,7 +64,7 @@ def hessian(X, y, sw, coef, fit_intercept, loss, n_threads: int) -> np.ndarray:
     and combine as the compiled ``gram_of_curvature``, so the same bits), else the parallel Gram
     kernels (under :func:`threads`)."""
     linear = _linear()
-    K = loss.n_classes if isinstance(loss, tuple) else 1
+    K = _n_scores(loss)
     curvature = np.empty(y.size * K)
     loss_gradient(X, y, sw, coef, fit_intercept, loss, False, curvature, n_threads)
     if linear.gram_by_chunks(X, coef.size // K, K):

@@ -161,12 +161,14 @@ def _multinomial_cases():
 def _kernel_cases():
     """The @njit kernels called from a user's @njit code: per-sample functions of every binary
     loss; the binary pointwise kernel and the CSR objective kernel for every binary loss; the
-    multinomial objective kernels on C-ordered float64 X."""
+    multinomial objective kernels on C-ordered float64 X and on CSR (whose partial sums are kept
+    interleaved and turned back into rows by the compiled driver)."""
     cases = [Case("kernels", loss, "scalar") for loss in BINARY]
     cases += [Case("kernels", loss, "f64", weighted=w) for loss in BINARY for w in (False, True)]
     cases += [Case("kernels", loss, "CSR64", fit_intercept=fi, weighted=fi) for loss in BINARY for fi in (True, False)]
     cases += [Case("kernels", MULTINOMIAL, "C64", fi, w, n_classes=4)
               for fi, w in itertools.product([True, False], [False, True])]
+    cases += [Case("kernels", MULTINOMIAL, "CSR64", fi, fi, n_classes=4) for fi in (True, False)]
     return cases
 
 
@@ -551,9 +553,12 @@ def _kernel_csr_loss_gradient(p):
 
 
 def _kernel_multinomial(p):
+    from fastloss.kernels import CSR
+
     W = p.coef.reshape(-1)
     V = p.V.T.copy()  # (k, n_coef): one direction per row
-    value, grad, Hv = _user_kernels()[2](p.X, p.y, _empty_or(p.sw), W, p.case.fit_intercept, p.case.n_classes, V)
+    X = p.X if isinstance(p.X, np.ndarray) else CSR(p.X.data, p.X.indices, p.X.indptr, p.X.shape[1])
+    value, grad, Hv = _user_kernels()[2](X, p.y, _empty_or(p.sw), W, p.case.fit_intercept, p.case.n_classes, V)
     s = _weight_sum(p)
     return value / s, grad.reshape(p.coef.shape) / s, Hv.T / s
 
@@ -611,12 +616,12 @@ KERNEL_COMPARISONS = {
     "kernels.linear.loss_gradient": Comparison(
         ("kernels",), _kernel_csr_loss_gradient,
         lambda p: _reference_without_l2(p, (R.objective_loss,), (R.objective_gradient,)),
-        tol=lambda c: OBJECTIVE_TOL, applies=_kernel_fmt("CSR64")),
+        tol=lambda c: OBJECTIVE_TOL, applies=lambda c: c.fmt == "CSR64" and not c.multinomial),
     "kernels.multinomial.loss_gradient_hessp": Comparison(
         ("kernels",), _kernel_multinomial,
         lambda p: _reference_without_l2(p, (R.objective_loss,), (R.objective_gradient,),
                                         (R.objective_hessp, p.V)),
-        tol=lambda c: OBJECTIVE_TOL, applies=lambda c: c.multinomial and c.fmt == "C64"),
+        tol=lambda c: OBJECTIVE_TOL, applies=lambda c: c.multinomial and c.fmt in ("C64", "CSR64")),
     "kernels.pointwise.multinomial_pointwise": Comparison(
         ("kernels",), _kernel_multinomial_pointwise, _reference_multinomial_pointwise,
         tol=lambda c: dict(rtol=2e-7, atol=1e-300) if c.float32 else dict(rtol=1e-13, atol=1e-300),

@@ -117,6 +117,23 @@ def rows_axpy_each(X, a, b, G, OUT):
     kernels use). ``G`` and ``OUT`` may be 1-D (one row)."""
 
 
+def partials_of(X, flat, n_vectors):
+    """The partial sums of ``n_vectors`` vectors of length ``p = flat.size // n_vectors`` held in
+    ``flat``, as :func:`rows_axpy` and :func:`rows_axpy_each` update them. Dense: ``(n_vectors, p)``,
+    one vector per row. CSR: ``(p, n_vectors)``, the vectors interleaved, so that a stored entry's
+    update of all of them touches one or two cache lines, not one per vector (as the gather's
+    :func:`vectors_empty`). :func:`partials_to_rows` turns a combined ``flat`` back into rows."""
+
+
+def partials_add(X, OUT, j, values):
+    """``OUT[q, j] += values[q]`` for every vector ``q`` of ``OUT = partials_of(...)``."""
+
+
+def partials_to_rows(X, flat, n_vectors, out):
+    """``out[q * p + j]`` = entry ``j`` of vector ``q`` of ``flat`` (:func:`partials_of`'s layout):
+    the vectors one after the other, as ``(n_vectors, p)`` in C order."""
+
+
 def rows_sq_axpy(X, a, b, g, out):
     """``out[:d] += sum_i g[i - a] * X[i, :d] ** 2`` (diagonal of a weighted Gram matrix)."""
 
@@ -563,16 +580,22 @@ def _dot_csr_packed(X, a, b, P, Z):
             Z[0, r] = acc0
             Z[1, r] = acc1
     else:
+        # The k sums of a row in contiguous scratch and each entry's k values as a contiguous
+        # slice, so that the loop over the vectors vectorizes (docs/performance.md, "Multinomial
+        # CSR"); each sum still adds the row's terms in storage order.
         uk = np.uint64(k)
+        acc = np.empty(k)
         for r in range(b - a):
             row_data, row_cols = _csr_row(data, indices, indptr, a + r)
-            for j in range(k):
-                Z[j, r] = 0.0
+            acc[:] = 0.0
             for q in range(row_data.size):
                 x = row_data[q]
                 at = np.uint64(row_cols[q]) * uk
+                values = flat[at:at + uk]
                 for j in range(k):
-                    Z[j, r] += x * flat[at + np.uint64(j)]
+                    acc[j] += x * values[j]
+            for j in range(k):
+                Z[j, r] = acc[j]
 
 
 # The format bodies above are IR-inlined into these thin overloads only: inlining into a large
@@ -648,16 +671,33 @@ def _axpy_f(X, a, b, G, OUT):
 
 @jit(inline=True)
 def _axpy_csr(X, a, b, G, OUT):
-    """CSR :func:`rows_axpy` (2-D ``G``, ``OUT``)."""
+    """CSR :func:`rows_axpy` (2-D ``G``; ``OUT`` ``(p, k)``, :func:`partials_of`'s interleaved layout).
+
+    Duplicate column indices are added one after the other: they count as their sum, as in
+    SciPy. Every vector's entry gets the row's terms in storage order, whatever ``k``.
+    """
     data, indices, indptr = X[0], X[1], X[2]
+    k = G.shape[0]
+    flat = OUT.reshape(OUT.size)
+    if k == 1:
+        for r in range(b - a):
+            g = G[0, r]
+            if g != 0.0:
+                row_data, row_cols = _csr_row(data, indices, indptr, a + r)
+                _scatter_row(row_data, row_cols, g, flat)
+        return
+    uk = np.uint64(k)
+    g = np.empty(k)
     for r in range(b - a):
         row_data, row_cols = _csr_row(data, indices, indptr, a + r)
-        for k in range(G.shape[0]):
-            g = G[k, r]
-            if g != 0.0:
-                # Duplicate column indices are added one after the other: they count
-                # as their sum, as in SciPy.
-                _scatter_row(row_data, row_cols, g, OUT[k])
+        for j in range(k):
+            g[j] = G[j, r]
+        for q in range(row_data.size):
+            x = row_data[q]
+            at = np.uint64(row_cols[q]) * uk
+            values = flat[at:at + uk]
+            for j in range(k):
+                values[j] += g[j] * x
 
 
 @overload(rows_axpy, **_INLINE)
@@ -683,6 +723,46 @@ def _rows_axpy_each(X, a, b, G, OUT):
         return lambda X, a, b, G, OUT: _axpy_f(X, a, b, _as_rows(G), _as_rows(OUT))
     if _is_csr(X):
         return lambda X, a, b, G, OUT: _axpy_csr(X, a, b, _as_rows(G), _as_rows(OUT))
+
+
+# --- the layout of the partial sums the spreads update -----------------------------------------
+
+@overload(partials_of, inline="always", **_INLINE)
+def _partials_of(X, flat, n_vectors):
+    if isinstance(X, types.Array):
+        return lambda X, flat, n_vectors: flat.reshape((n_vectors, flat.size // n_vectors))
+    if _is_csr(X):
+        return lambda X, flat, n_vectors: flat.reshape((flat.size // n_vectors, n_vectors))
+
+
+@overload(partials_add, inline="always", **_INLINE)
+def _partials_add(X, OUT, j, values):
+    if isinstance(X, types.Array):
+        def impl(X, OUT, j, values):
+            for q in range(values.size):
+                OUT[q, j] += values[q]
+        return impl
+    if _is_csr(X):
+        def impl(X, OUT, j, values):
+            for q in range(values.size):
+                OUT[j, q] += values[q]
+        return impl
+
+
+@overload(partials_to_rows, **_INLINE)
+def _partials_to_rows(X, flat, n_vectors, out):
+    if isinstance(X, types.Array):
+        def impl(X, flat, n_vectors, out):
+            for i in range(out.size):
+                out[i] = flat[i]
+        return impl
+    if _is_csr(X):
+        def impl(X, flat, n_vectors, out):
+            p = flat.size // max(n_vectors, 1)
+            for q in range(n_vectors):
+                for j in range(p):
+                    out[q * p + j] = flat[j * n_vectors + q]
+        return impl
 
 
 @overload(rows_sq_axpy, **_INLINE)

@@ -64,6 +64,9 @@ from ._matrix import (
     chunk_bounds,
     n_cols,
     n_rows,
+    partials_add,
+    partials_of,
+    partials_to_rows,
     rows_sq_axpy,
     vectors_empty,
     vectors_set,
@@ -112,16 +115,33 @@ def _score_vectors(loss, X, coef, V, with_coef):
 WIDE = False
 
 
-def two_passes(X, gathered: int, width: int, n_threads: int) -> bool:
+def two_passes(X, gathered: int, width: int, n_threads: int, n_scores: int = 1) -> bool:
     """Whether a kernel should take its ``WIDE`` copy: for CSR ``X`` whose vectors read at random
     (``gathered`` float64) and the partial sums updated at random by ``n_threads`` threads at once
-    (``width`` float64 each) hold more than ``_config.CSR_TWO_PASS_BYTES`` together. Such a copy
-    scores a run of blocks, keeps their derivatives and spreads them in a second pass, instead of
-    spreading each block right after scoring it: the random reads of one vector and the random
-    updates of the other then no longer evict each other block after block. The results are the
-    same bits either way (the partials get the same terms in the same order), so the choice may
-    depend on the thread count."""
-    return isinstance(X, CSR) and 8 * (gathered + n_threads * width) > _config.CSR_TWO_PASS_BYTES
+    (``width`` float64 each) hold more than ``_config.CSR_TWO_PASS_BYTES`` together (counted
+    ``_config.CSR_TWO_PASS_MULTINOMIAL`` times for ``n_scores > 1``). Such a copy scores a run of
+    blocks, keeps their derivatives and spreads them in a second pass, instead of spreading each
+    block right after scoring it: the random reads of one vector and the random updates of the
+    other then no longer evict each other block after block. The results are the same bits either
+    way (the partials get the same terms in the same order), so the choice may depend on the thread
+    count."""
+    weight = _config.CSR_TWO_PASS_MULTINOMIAL if n_scores > 1 else 1
+    return isinstance(X, CSR) and 8 * weight * (gathered + n_threads * width) > _config.CSR_TWO_PASS_BYTES
+
+
+def rows_of(X, flat, n_vectors: int):
+    """A combined partial vector (:func:`~._matrix.partials_of`'s layout) with its vectors one after
+    the other: ``flat`` itself where the two layouts agree (dense ``X``, or one vector)."""
+    if n_vectors == 1 or not isinstance(X, CSR) or flat.size == 0:
+        return flat
+    return _rows_of(X, flat, n_vectors)
+
+
+@jit()
+def _rows_of(X, flat, n_vectors):
+    out = np.empty(flat.size)
+    partials_to_rows(X, flat, n_vectors, out)
+    return out
 
 
 @jit(inline=True)
@@ -145,14 +165,13 @@ def _keep(KEPT, at, G, m):
 def _spread_kept(X, bounds, first, last, block, lo, hi, KEPT, G, vectors):
     """The second pass of a ``WIDE`` kernel: spread rows ``lo:hi`` (whole blocks of chunks
     ``first:last``, their derivatives in ``KEPT[:, i - lo]``) into their chunks' partials
-    ``vectors[c]`` (as ``(KEPT.shape[0], -1)``), block by block through the scratch ``G``, as the
+    ``vectors[c]`` (:func:`partials_of`), block by block through the scratch ``G``, as the
     one-pass kernels spread them: every partial gets the same terms in the same order."""
     nq = KEPT.shape[0]
-    p = vectors.shape[1] // nq
     for c in range(first, last):
         if bounds[c + 1] <= lo or bounds[c] >= hi:
             continue
-        OUT = vectors[c].reshape((nq, p))
+        OUT = partials_of(X, vectors[c], nq)
         for a in range(bounds[c], bounds[c + 1], block):
             if lo <= a < hi:
                 b = min(bounds[c + 1], a + block)
@@ -166,7 +185,8 @@ def _spread_kept(X, bounds, first, last, block, lo, hi, KEPT, G, vectors):
 def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, curvature_out,
                          bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`loss_gradient`: ``totals[c, 0]`` gets chunk ``c``'s loss
-    sum, ``vectors[c]`` its gradient sum (when ``want_gradient``), ``curvature_out`` its rows'
+    sum, ``vectors[c]`` its gradient sum (when ``want_gradient``; the ``n_scores`` vectors in
+    :func:`~._matrix.partials_of`'s layout, see :func:`rows_of`), ``curvature_out`` its rows'
     curvature (when not empty).
 
     Per cache block: the scores of every row, intercepts included (:func:`score_rows`); the
@@ -188,7 +208,7 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
         KEPT = _kept_room(bounds, first, last, block, K)
         kept_from = bounds[first]
     for c in range(first, last):
-        G_out = vectors[c].reshape((K, vectors.shape[1] // K))  # (K, 0) when no gradient is wanted
+        G_out = partials_of(X, vectors[c], K)  # no values when no gradient is wanted
         acc_intercept[:] = 0.0
         acc_loss = 0.0
         for a in range(bounds[c], bounds[c + 1], block):
@@ -216,8 +236,7 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
                     for k in range(K):
                         curvature_out[(a + r) * K + k] = C[k, r]
         if want_gradient and fit_intercept:
-            for k in range(K):
-                G_out[k, d] += acc_intercept[k]
+            partials_add(X, G_out, d, acc_intercept)
         totals[c, 0] = acc_loss
     if WIDE:
         if want_gradient:
@@ -235,7 +254,10 @@ def loss_gradient_of(X, y, sw, coef, fit_intercept, loss, want_gradient, grad_ou
     args = (y, sw, coef, fit_intercept, want_gradient, curvature_out)
     width = coef.size if want_gradient else 0
     totals, vectors = _loss_gradient_driver(X, loss, args, chunk_bounds(X, coef.size), 1, width)
-    return total_of(totals, vectors, grad_out)
+    combined = np.empty(width)
+    total = total_of(totals, vectors, combined)
+    partials_to_rows(X, combined, n_scores(loss), grad_out[:width])
+    return total
 
 
 @jit()
@@ -267,7 +289,8 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
 @per_kind(wide=True)
 def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`hessp`: ``vectors[c]`` gets chunk ``c``'s products, the
-    ``(k, n_coef)`` array flattened (``totals`` is not used).
+    ``k * n_scores`` vectors of ``(k, n_coef)`` in :func:`~._matrix.partials_of`'s layout
+    (:func:`rows_of` turns the combined sum into rows; ``totals`` is not used).
 
     Per cache block: one read of the rows scores them against the coefficients (unless the
     curvature is cached) and all ``k`` directions (:func:`score_rows` of the packed vectors);
@@ -276,8 +299,7 @@ def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, firs
     """
     K = n_scores(loss)
     d = n_cols(X)
-    n_dir, n_coef = V.shape
-    p = n_coef // K
+    n_dir = V.shape[0]
     cached = curvature.size > 0
     # Unless the curvature is cached, vectors 0..K-1 score coef; then come the directions.
     lead = 0 if cached else K
@@ -294,7 +316,7 @@ def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, firs
         KEPT = _kept_room(bounds, first, last, block, n_dir * K)
         kept_from = bounds[first]
     for c in range(first, last):
-        OUT = vectors[c].reshape((n_dir * K, p))
+        OUT = partials_of(X, vectors[c], n_dir * K)
         acc_intercept[:] = 0.0
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
@@ -322,8 +344,7 @@ def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, firs
             else:
                 spread_rows(X, a, b, T, OUT)
         if fit_intercept:
-            for q in range(n_dir * K):
-                OUT[q, d] += acc_intercept[q]
+            partials_add(X, OUT, d, acc_intercept)
     if WIDE:
         _spread_kept(X, bounds, first, last, block, kept_from, bounds[last], KEPT, T, vectors)
 
@@ -337,7 +358,9 @@ def hessp_of(X, y, sw, coef, fit_intercept, loss, curvature, V, out):
     if curvature.size == 0:
         check_ready(loss, np.int64(HESSIAN))
     args = (y, sw, coef, fit_intercept, curvature, V)
-    total_of(*_hessp_driver(X, loss, args, chunk_bounds(X, V.size), 1, V.size), out.reshape(out.size))
+    combined = np.empty(V.size)
+    total_of(*_hessp_driver(X, loss, args, chunk_bounds(X, V.size), 1, V.size), combined)
+    partials_to_rows(X, combined, V.shape[0] * n_scores(loss), out.reshape(out.size))
 
 
 @jit()

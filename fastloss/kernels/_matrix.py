@@ -591,9 +591,8 @@ def _dot_csr_packed(X, a, b, P, Z):
             for q in range(row_data.size):
                 x = row_data[q]
                 at = np.uint64(row_cols[q]) * uk
-                values = flat[at:at + uk]
                 for j in range(k):
-                    acc[j] += x * values[j]
+                    acc[j] += x * flat[at + np.uint64(j)]
             for j in range(k):
                 Z[j, r] = acc[j]
 
@@ -685,19 +684,18 @@ def _axpy_csr(X, a, b, G, OUT):
             if g != 0.0:
                 row_data, row_cols = _csr_row(data, indices, indptr, a + r)
                 _scatter_row(row_data, row_cols, g, flat)
-        return
-    uk = np.uint64(k)
-    g = np.empty(k)
-    for r in range(b - a):
-        row_data, row_cols = _csr_row(data, indices, indptr, a + r)
-        for j in range(k):
-            g[j] = G[j, r]
-        for q in range(row_data.size):
-            x = row_data[q]
-            at = np.uint64(row_cols[q]) * uk
-            values = flat[at:at + uk]
+    else:
+        uk = np.uint64(k)
+        g = np.empty(k)
+        for r in range(b - a):
+            row_data, row_cols = _csr_row(data, indices, indptr, a + r)
             for j in range(k):
-                values[j] += g[j] * x
+                g[j] = G[j, r]
+            for q in range(row_data.size):
+                x = row_data[q]
+                at = np.uint64(row_cols[q]) * uk
+                for j in range(k):
+                    flat[at + np.uint64(j)] += g[j] * x
 
 
 @overload(rows_axpy, **_INLINE)

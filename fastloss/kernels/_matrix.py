@@ -580,9 +580,9 @@ def _dot_csr_packed(X, a, b, P, Z):
             Z[0, r] = acc0
             Z[1, r] = acc1
     else:
-        # The k sums of a row in contiguous scratch and each entry's k values as a contiguous
-        # slice, so that the loop over the vectors vectorizes (docs/performance.md, "Multinomial
-        # CSR"); each sum still adds the row's terms in storage order.
+        # The k sums of a row in contiguous scratch, not in Z[:, r] at a stride, so that the loop
+        # over the vectors vectorizes (docs/performance.md, "Multinomial CSR"); each sum still
+        # adds the row's terms in storage order.
         uk = np.uint64(k)
         acc = np.empty(k)
         for r in range(b - a):

@@ -85,6 +85,11 @@ MAX_BLOCK_ROWS = 256
 #: row at a time (docs/performance.md, "Measured choices").
 BLOCK_ROW_MULTIPLE = 8
 
+#: The CSR gather sums up to this many interleaved vectors two at a time, one pass over the row
+#: per pair (its sums in registers, the loop over the entries vectorized); more go all at once,
+#: their sums in scratch (docs/performance.md, "Multinomial CSR, few classes").
+CSR_GATHER_PAIRS_MAX = 4
+
 #: The dense C score loop uses a register tile of 4 rows x 2 vectors (``kernels._matrix``) from
 #: this many rows of ``W`` on (the multinomial classes); for fewer, one pass per row of ``W`` was
 #: faster (docs/performance.md has the figures).

@@ -566,19 +566,26 @@ def _dot_csr_packed(X, a, b, P, Z):
             for q in range(row_data.size):
                 acc += row_data[q] * flat[np.uint64(row_cols[q])]
             Z[0, r] = acc
-    elif k == 2:
-        # The common case (coef and one direction): one gather, two sums.
+    elif k <= _config.CSR_GATHER_PAIRS_MAX:
+        # Two vectors per pass over the row, as many passes as pairs (coef and one direction: one
+        # pass): each pass's loop over the entries keeps its two sums in registers and vectorizes.
+        # An odd last vector is summed twice (index clipped) and written twice, with the same value.
+        uk = np.uint64(k)
         for r in range(b - a):
             row_data, row_cols = _csr_row(data, indices, indptr, a + r)
-            acc0 = 0.0
-            acc1 = 0.0
-            for q in range(row_data.size):
-                x = row_data[q]
-                at = np.uint64(row_cols[q]) * np.uint64(2)
-                acc0 += x * flat[at]
-                acc1 += x * flat[at + np.uint64(1)]
-            Z[0, r] = acc0
-            Z[1, r] = acc1
+            for j in range(0, k, 2):
+                j1 = min(j + 1, k - 1)
+                u0 = np.uint64(j)
+                u1 = np.uint64(j1)
+                acc0 = 0.0
+                acc1 = 0.0
+                for q in range(row_data.size):
+                    x = row_data[q]
+                    at = np.uint64(row_cols[q]) * uk
+                    acc0 += x * flat[at + u0]
+                    acc1 += x * flat[at + u1]
+                Z[j, r] = acc0
+                Z[j1, r] = acc1
     else:
         # The k sums of a row in contiguous scratch, not in Z[:, r] at a stride, so that the loop
         # over the vectors vectorizes (docs/performance.md, "Multinomial CSR"); each sum still

@@ -155,17 +155,18 @@ def main():
                 return new_lin.loss_gradient(X_new, ylid, sw, cb, True, lid, True, gb, np.empty(0))
         contenders["bin_lg old kernel"] = b_old
         contenders["bin_lg new kernel"] = b_new
+        contenders["bin_lg new objective"] = lambda: objb.loss_gradient(cb)
         vb = rng.standard_normal(d + 1)
         Vb = vb.reshape(1, -1)
         hb = np.empty_like(Vb)
 
         def bh_old():  # uncached: W has 2 rows (coef and the direction)
             with threads(T):
-                old_lin.hessp(X, ylid, sw, cb, True, lid, np.empty(0), Vb, hb)
+                old_lin.hessp(X_old, ylid, sw, cb, True, lid, np.empty(0), Vb, hb)
 
         def bh_new():
             with threads(T):
-                new_lin.hessp(X, ylid, sw, cb, True, lid, np.empty(0), Vb, hb)
+                new_lin.hessp(X_new, ylid, sw, cb, True, lid, np.empty(0), Vb, hb)
         contenders["bin_hessp old kernel"] = bh_old
         contenders["bin_hessp new kernel"] = bh_new
         contenders["bin_hessp new objective"] = lambda: objb.hessp(cb, vb)

@@ -53,10 +53,13 @@ def _time_matrix(d: int, args, threads: list[int]) -> None:
     V = rng.standard_normal((1, K * (d + 1)))
     y_sk = y.astype(np.float64)
     none = np.empty(0)
+    pack = linear.score_vectors.of(loss)
+    W, shift = pack(X, loss, coef, np.empty((0, coef.size)), True)
+    WV, shift_v = pack(X, loss, coef, V, True)  # coef and the direction (curvature not cached)
     kernels = {  # name: (kernel, its arguments, width of a partial, totals, vectors it reads at random)
-        "loss_gradient": (linear.loss_gradient_chunks, (X, loss, y, none, coef, True, True, none), coef.size, 1,
+        "loss_gradient": (linear.loss_gradient_chunks, (X, loss, y, none, W, shift, True, True, none), coef.size, 1,
                           coef.size),
-        "hessp": (linear.hessp_chunks, (X, loss, y, none, coef, True, none, V), V.size, 0, coef.size + V.size),
+        "hessp": (linear.hessp_chunks, (X, loss, y, none, WV, shift_v, True, none), V.size, 0, coef.size + V.size),
     }
 
     def run(name, wide, t):

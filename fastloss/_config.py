@@ -30,11 +30,6 @@ MAX_CHUNKS = 512
 #: evenly over 1, 2, 4, 8 and 16 threads. Still a function of the data's size only.
 CHUNK_MULTIPLE = 16
 
-#: The ``prange`` kernels called from compiled code split the chunks into at most this many
-#: contiguous ranges, one ``prange`` iteration each (equal shares for 1, 2, 4, ... 64 threads).
-#: The Python API splits them into one range per thread instead. Results do not depend on it.
-PRANGE_GROUPS = 64
-
 #: Sparse (CSR) input is split by *work*, counted as stored entries plus rows (an empty row
 #: still costs a score and a loss), with boundaries that balance it. A chunk holds at least
 #: ``MIN_CHUNK_WORK`` of it ...
@@ -84,6 +79,10 @@ MAX_BLOCK_ROWS = 256
 #: 100 float64 features) ended in a tile that scored one row four times and an update of one
 #: row at a time (docs/performance.md, "Measured choices").
 BLOCK_ROW_MULTIPLE = 8
+
+#: The compiled drivers ask for huge pages (``kernels._chunks.huge_pages``) for partial sums of at
+#: least this many bytes: NumPy's threshold for its own arrays (4 MiB).
+HUGE_PAGE_MIN_BYTES = 1 << 22
 
 #: The CSR gather sums up to this many interleaved vectors two at a time, one pass over the row
 #: per pair (its sums in registers, the loop over the entries vectorized); more go all at once,

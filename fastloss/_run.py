@@ -36,25 +36,30 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss, want_gradient: bool,
                   curvature_out: np.ndarray, n_threads: int):
     """``(sum_i s_i loss_i, gradient sum or an empty array)``; ``curvature_out`` (size 0: skipped)
     receives the per-sample curvature (binary) or probabilities (multinomial)."""
+    linear = _linear()
     width = coef.size if want_gradient else 0
-    wide = want_gradient and _linear().two_passes(X, coef.size, width, thread_count(n_threads), _n_scores(loss))
-    totals, grad = run_chunks(_linear().loss_gradient_chunks.of(loss, wide),
-                              (X, loss, y, sw, coef, fit_intercept, want_gradient, curvature_out),
+    wide = want_gradient and linear.two_passes(X, coef.size, width, thread_count(n_threads), _n_scores(loss))
+    W, shift = linear.score_vectors.of(loss)(X, loss, coef, np.empty((0, coef.size)), True)
+    totals, grad = run_chunks(linear.loss_gradient_chunks.of(loss, wide),
+                              (X, loss, y, sw, W, shift, fit_intercept, want_gradient, curvature_out),
                               _bounds(X, coef.size), 1, width, n_threads)
     return float(totals[0]), _linear().rows_of(X, grad, _n_scores(loss))
 
 def hessp(X, y, sw, coef, fit_intercept, loss, curvature, V, n_threads: int) -> np.ndarray:
     """``(k, n_coef)`` products with the ``k`` directions ``V``; ``curvature`` from
     :func:`loss_gradient`, or size 0 to compute it in the same pass."""
-    gathered = (0 if curvature.size else coef.size) + V.size  # coef unless the curvature is cached, V
-    wide = _linear().two_passes(X, gathered, V.size, thread_count(n_threads), _n_scores(loss))
-    _, out = run_chunks(_linear().hessp_chunks.of(loss, wide), (X, loss, y, sw, coef, fit_intercept, curvature, V),
+    linear = _linear()
+    W, shift = linear.score_vectors.of(loss)(X, loss, coef, V, curvature.size == 0)  # coef unless cached, V
+    wide = linear.two_passes(X, W.size, V.size, thread_count(n_threads), _n_scores(loss))
+    _, out = run_chunks(linear.hessp_chunks.of(loss, wide), (X, loss, y, sw, W, shift, fit_intercept, curvature),
                         _bounds(X, V.size), 0, V.size, n_threads)
     return _linear().rows_of(X, out, V.shape[0] * _n_scores(loss)).reshape(V.shape)
 
 def hessian_diag(X, y, sw, coef, fit_intercept, loss, n_threads: int) -> np.ndarray:
     """``(n_coef,)`` diagonal of the Hessian."""
-    _, out = run_chunks(_linear().hessian_diag_chunks.of(loss), (X, loss, y, sw, coef, fit_intercept),
+    linear = _linear()
+    W, shift = linear.score_vectors.of(loss)(X, loss, coef, np.empty((0, coef.size)), True)
+    _, out = run_chunks(linear.hessian_diag_chunks.of(loss), (X, loss, y, sw, W, shift, fit_intercept),
                         _bounds(X, coef.size), 0, coef.size, n_threads)
     return out
 

@@ -526,6 +526,82 @@ def test_two_passes_give_the_bits_of_one(tmp_path):
                 assert np.array_equal(two_pass[key], value), (name, t, key)
 
 
+def _compiled_sums(X, loss, y, sw, coef, V, n_threads):
+    """The compiled kernels' unnormalized sums (``loss_gradient`` keeping the curvature, ``hessp``
+    recomputing it and from the cached one) on ``n_threads`` Numba threads."""
+    import numba
+
+    from fastloss import losses
+    from fastloss.kernels import linear, multinomial
+
+    K = coef.size // (X[3] + 1)
+    grad, curvature, fresh, cached = (np.empty(coef.size), np.empty(y.size * K), np.empty(V.shape),
+                                      np.empty(V.shape))
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        if loss == "multinomial":
+            total = multinomial.loss_gradient(X, y, sw, coef, True, K, True, grad, curvature)
+            multinomial.hessp(X, y, sw, coef, True, K, np.empty(0), V, fresh)
+            multinomial.hessp(X, y, sw, coef, True, K, curvature, V, cached)
+        else:
+            loss_id = losses.LOSS_IDS[loss]
+            total = linear.loss_gradient(X, y, sw, coef, True, loss_id, True, grad, curvature)
+            linear.hessp(X, y, sw, coef, True, loss_id, np.empty(0), V, fresh)
+            linear.hessp(X, y, sw, coef, True, loss_id, curvature, V, cached)
+    finally:
+        numba.set_num_threads(previous)
+    return dict(loss=np.array([total]), gradient=grad, curvature=curvature, hessp=fresh, cached_hessp=cached)
+
+
+def _python_sums(X, loss, y, sw, coef, V, n_threads):
+    """:func:`_compiled_sums` through the Python API's drivers (chunks on its thread pool)."""
+    from fastloss import _run
+    from fastloss.kernels import kernel_loss
+
+    K = coef.size // (X[3] + 1)
+    kloss = kernel_loss(loss, K, "value_gradient_hessian")
+    curvature = np.empty(y.size * K)
+    total, grad = _run.loss_gradient(X, y, sw, coef, True, kloss, True, curvature, n_threads)
+    return dict(loss=np.array([total]), gradient=grad, curvature=curvature,
+                hessp=_run.hessp(X, y, sw, coef, True, kloss, np.empty(0), V, n_threads),
+                cached_hessp=_run.hessp(X, y, sw, coef, True, kloss, curvature, V, n_threads))
+
+
+@TWO_THREADS
+@pytest.mark.parametrize("loss", ["logistic", "multinomial"])
+@pytest.mark.parametrize("shape", ["many chunks", "wide"])
+def test_compiled_kernels_give_the_bits_of_the_python_api_at_1_and_2_threads(loss, shape):
+    """The compiled kernels run the Python API's chunk functions through their ``prange`` drivers,
+    one range of chunks per thread: the same bits as the Python API's drivers, at 1 and 2 threads.
+    ``many chunks``: one pass, several ranges. ``wide`` (2,097,152 columns): the partial sums and
+    packed coefficients exceed ``CSR_TWO_PASS_BYTES`` at any thread count, so the Python API takes
+    the two-pass copies (the compiled kernels take one pass)."""
+    from fastloss.kernels import CSR, linear, prepare
+    from fastloss.kernels._chunks import bounds_for
+
+    rng = np.random.default_rng(31)
+    if shape == "wide":
+        A = sp.random(6, 1 << 21, density=2e-5, format="csr", random_state=3)
+    else:
+        A = skewed_csr(60_000, 40)
+    X = CSR(A.data, A.indices, A.indptr, A.shape[1])
+    K = 3 if loss == "multinomial" else 1
+    y = rng.integers(0, K, A.shape[0]) if K > 1 else labels(loss, A.shape[0]).astype(np.float64)
+    sw = rng.uniform(0.5, 1.5, A.shape[0])
+    coef = rng.standard_normal(K * (A.shape[1] + 1)) * 0.2
+    V = rng.standard_normal((2, coef.size))
+    wide = linear.two_passes(X, coef.size, coef.size, 1, K)
+    assert wide == (shape == "wide") and (wide or bounds_for(X, V.size).size - 1 >= 4)
+    if K == 1:
+        prepare(loss)
+    compiled = [_compiled_sums(X, loss, y, sw, coef, V, t) for t in (1, 2)]
+    for t in (1, 2):
+        python = _python_sums(X, loss, y, sw, coef, V, t)
+        for key, value in python.items():
+            assert np.array_equal(compiled[t - 1][key], value), (t, key)
+
+
 # --------------------------------------------------------------------------------------------
 # Invalid input: ValueError (or TypeError for a wrong kind of data) naming the problem
 # --------------------------------------------------------------------------------------------

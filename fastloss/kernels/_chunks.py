@@ -19,10 +19,14 @@ them in chunk order, so results are the same bits for any number of threads and 
 
 from __future__ import annotations
 
+import sys
 import types as pytypes
 
+import llvmlite.ir as llvm_ir
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .. import _config
 from .._jit import jit
@@ -68,12 +72,28 @@ def combine(totals, vectors, totals_out, vector_out):
         sum_chunks(vectors, vector_out)
 
 
+@intrinsic
+def threads_now(typingctx):
+    """The calling thread's Numba thread count (what ``numba.get_num_threads()`` returns), for
+    compiled code that is cached: ``numba.get_num_threads()`` calls the threading layer through a
+    ctypes pointer, which makes a function uncacheable; this calls the layer's linked symbol
+    ``get_num_threads``, as Numba's own ``prange`` code does. The layer is started when a kernel
+    module is imported (``fastloss._jit``), before any such function can be loaded."""
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(
+            builder.module, llvm_ir.FunctionType(llvm_ir.IntType(32), []), "get_num_threads")
+        return builder.sext(builder.call(fn, []), cgutils.intp_t)
+
+    return types.intp(), codegen
+
+
 @jit()
 def n_groups(n_chunks):
-    """How many contiguous ranges of chunks the ``prange`` drivers split ``n_chunks`` into
-    (``_config.PRANGE_GROUPS`` at most: per-range set-up, such as packing vectors, is paid once
-    per range). Not the thread count: reading it makes a function uncacheable."""
-    return max(1, min(_config.PRANGE_GROUPS, n_chunks))
+    """How many contiguous ranges of chunks the ``prange`` drivers split ``n_chunks`` into: one per
+    thread (:func:`threads_now`), as the Python API's :func:`fastloss._parallel.run_chunks` does, so
+    that per-range set-up is paid once per thread and a two-pass kernel keeps its runs long.
+    Results do not depend on it."""
+    return max(1, min(threads_now(), n_chunks))
 
 
 @jit()
@@ -82,10 +102,54 @@ def group_range(n_chunks, groups, g):
     return (g * n_chunks) // groups, ((g + 1) * n_chunks) // groups
 
 
+def _advise_huge_pages(typingctx, address, length):
+    """``madvise(address, length, MADV_HUGEPAGE)`` (Linux), through the C library's linked symbol."""
+    sig = types.void(types.uintp, types.uintp)
+
+    def codegen(context, builder, sig, args):
+        int_t = llvm_ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, llvm_ir.FunctionType(int_t, [cgutils.voidptr_t, cgutils.intp_t, int_t]), "madvise")
+        builder.call(fn, [builder.inttoptr(args[0], cgutils.voidptr_t), args[1], int_t(_MADV_HUGEPAGE)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _no_advice(typingctx, address, length):
+    """Elsewhere than on Linux: nothing."""
+    return types.void(types.uintp, types.uintp), lambda context, builder, sig, args: context.get_dummy_value()
+
+
+_MADV_HUGEPAGE = 14
+_advise = intrinsic(_advise_huge_pages if sys.platform.startswith("linux") else _no_advice)
+
+
+@jit(inline=True)
+def huge_pages(a):
+    """Ask the kernel to back C-contiguous array ``a`` with huge pages (transparent huge pages in
+    ``madvise`` mode, as NumPy asks for its own arrays of 4 MiB and more); before its pages are
+    first touched. Numba allocates without that advice. The partial sums that a CSR kernel updates
+    at random (megabytes per chunk) then cost a TLB miss per few updates instead of nearly every
+    one: the compiled drivers' CSR ``loss_gradient`` took 132 ms with Numba's ``np.zeros`` for its
+    partials against 105 ms with NumPy's (docs/performance.md, "Huge pages for the partial sums")."""
+    size = a.size * a.itemsize
+    if size >= _config.HUGE_PAGE_MIN_BYTES:
+        address = np.uintp(a.ctypes.data)
+        skip = (np.uintp(4096) - address % np.uintp(4096)) % np.uintp(4096)
+        _advise(address + skip, np.uintp(size) - skip)
+
+
 @jit()
 def partials(n_chunks, n_totals, width):
-    """Zeroed ``(totals, vectors)`` for ``n_chunks`` chunks."""
-    return np.zeros((n_chunks, n_totals)), np.zeros((n_chunks, width))
+    """Zeroed ``(totals, vectors)`` for ``n_chunks`` chunks (``vectors`` in huge pages where large:
+    :func:`huge_pages`)."""
+    vectors = np.empty((n_chunks, width))
+    huge_pages(vectors)
+    flat = vectors.reshape(vectors.size)
+    for q in range(flat.size):
+        flat[q] = 0.0
+    return np.zeros((n_chunks, n_totals)), vectors
 
 
 def _driver_template(first_arg, second_arg, args, bounds, n_totals, width):
@@ -124,7 +188,9 @@ def parallel_chunks(chunks):
     Each driver is a copy of one template with ``chunks`` bound as a global (a direct call that
     the on-disk cache can hold) and a name of its own (``module.function``), as the loss loops of
     :mod:`._loops` are made. For a kernel written per kind of loss
-    (:func:`fastloss.kernels._scores.per_kind`), one driver per kind.
+    (:func:`fastloss.kernels._scores.per_kind`), one driver per kind, of its one-pass copy: a
+    driver that could also run the two-pass copy (``per_kind(wide=True)``) doubled the compile time
+    of a compiled CSR kernel's first call (docs/performance.md, "The compiled drivers").
     """
     if hasattr(chunks, "derived"):
         return chunks.derived(parallel_chunks)

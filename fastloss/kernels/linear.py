@@ -89,11 +89,13 @@ from ._scores import (
 from ._transpose import rows_to_columns
 
 
-@per_kind(inline=True)
-def _score_vectors(loss, X, coef, V, with_coef):
-    """The vectors each row is scored against (:func:`vectors_empty`, one read of a row serves
-    them all) and their intercepts (zeros without intercept): the ``n_scores`` rows of ``coef``
-    when ``with_coef``, then the ``n_scores`` rows of each direction of ``V`` ``(k, n_coef)``."""
+@per_kind
+def score_vectors(X, loss, coef, V, with_coef):
+    """``(W, shift)``: the vectors each row is scored against (:func:`vectors_empty`, one read of a
+    row serves them all) and their intercepts (zeros without intercept): the ``n_scores`` rows of
+    ``coef`` when ``with_coef``, then the ``n_scores`` rows of each direction of ``V``
+    ``(k, n_coef)``. Made once per call, before the chunks run, and shared by all of them (the
+    chunks only read it): the ``*_chunks`` kernels take ``W, shift`` where a call takes ``coef``."""
     K = n_scores(loss)
     p = coef.size // K
     d = n_cols(X)
@@ -182,10 +184,11 @@ def _spread_kept(X, bounds, first, last, block, lo, hi, KEPT, G, vectors):
 
 
 @per_kind(wide=True)
-def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, curvature_out,
+def loss_gradient_chunks(X, loss, y, sw, W, shift, fit_intercept, want_gradient, curvature_out,
                          bounds, first, last, totals, vectors):
-    """Chunks ``first:last`` of :func:`loss_gradient`: ``totals[c, 0]`` gets chunk ``c``'s loss
-    sum, ``vectors[c]`` its gradient sum (when ``want_gradient``; the ``n_scores`` vectors in
+    """Chunks ``first:last`` of :func:`loss_gradient` (``W, shift`` the packed coefficients,
+    :func:`score_vectors`): ``totals[c, 0]`` gets chunk ``c``'s loss sum, ``vectors[c]`` its
+    gradient sum (when ``want_gradient``; the ``n_scores`` vectors in
     :func:`~._matrix.partials_of`'s layout, see :func:`rows_of`), ``curvature_out`` its rows'
     curvature (when not empty).
 
@@ -198,7 +201,6 @@ def loss_gradient_chunks(X, loss, y, sw, coef, fit_intercept, want_gradient, cur
     block = rows_per_block(X, 3 * K)
     want_curvature = curvature_out.size > 0
     mode = mode_of(want_gradient, want_curvature)
-    W, shift = _score_vectors(loss, X, coef, np.empty((np.int64(0), coef.size)), True)
     Z = np.empty((K, block))
     G = np.empty((K, block))
     C = np.empty((K, block))
@@ -249,9 +251,12 @@ _loss_gradient_driver = parallel_chunks(loss_gradient_chunks)
 @per_kind
 def loss_gradient_of(X, y, sw, coef, fit_intercept, loss, want_gradient, grad_out, curvature_out):
     """:func:`loss_gradient` for any ``loss`` of :mod:`._scores` (a binary loss id or a
-    :class:`Softmax`): the one driver of the binary and multinomial kernels."""
+    :class:`Softmax`): the one driver of the binary and multinomial kernels. The coefficients are
+    packed once (:func:`score_vectors`). Compiled code runs the one-pass copies only, even for
+    wide CSR (docs/performance.md, "The compiled drivers")."""
     check_ready(loss, mode_of(want_gradient, curvature_out.size > 0))
-    args = (y, sw, coef, fit_intercept, want_gradient, curvature_out)
+    W, shift = score_vectors(X, loss, coef, np.empty((np.int64(0), coef.size)), np.bool_(True))
+    args = (y, sw, W, shift, fit_intercept, want_gradient, curvature_out)
     width = coef.size if want_gradient else 0
     totals, vectors = _loss_gradient_driver(X, loss, args, chunk_bounds(X, coef.size), 1, width)
     combined = np.empty(width)
@@ -287,8 +292,10 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
 
 
 @per_kind(wide=True)
-def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, first, last, totals, vectors):
-    """Chunks ``first:last`` of :func:`hessp`: ``vectors[c]`` gets chunk ``c``'s products, the
+def hessp_chunks(X, loss, y, sw, W, shift, fit_intercept, curvature, bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of :func:`hessp` (``W, shift`` from :func:`score_vectors`: the
+    coefficients unless the curvature is cached, then the ``k`` directions): ``vectors[c]`` gets
+    chunk ``c``'s products, the
     ``k * n_scores`` vectors of ``(k, n_coef)`` in :func:`~._matrix.partials_of`'s layout
     (:func:`rows_of` turns the combined sum into rows; ``totals`` is not used).
 
@@ -299,12 +306,11 @@ def hessp_chunks(X, loss, y, sw, coef, fit_intercept, curvature, V, bounds, firs
     """
     K = n_scores(loss)
     d = n_cols(X)
-    n_dir = V.shape[0]
     cached = curvature.size > 0
     # Unless the curvature is cached, vectors 0..K-1 score coef; then come the directions.
     lead = 0 if cached else K
-    n_vectors = lead + n_dir * K
-    W, shift = _score_vectors(loss, X, coef, V, not cached)
+    n_vectors = shift.size
+    n_dir = (n_vectors - lead) // K
     block = rows_per_block(X, n_vectors + K + n_dir * K)
     Z = np.empty((n_vectors, block))
     C = np.empty((K, block))
@@ -357,7 +363,8 @@ def hessp_of(X, y, sw, coef, fit_intercept, loss, curvature, V, out):
     """:func:`hessp` for any ``loss`` of :mod:`._scores` (see :func:`loss_gradient_of`)."""
     if curvature.size == 0:
         check_ready(loss, np.int64(HESSIAN))
-    args = (y, sw, coef, fit_intercept, curvature, V)
+    W, shift = score_vectors(X, loss, coef, V, curvature.size == 0)
+    args = (y, sw, W, shift, fit_intercept, curvature)
     combined = np.empty(V.size)
     total_of(*_hessp_driver(X, loss, args, chunk_bounds(X, V.size), 1, V.size), combined)
     partials_to_rows(X, combined, V.shape[0] * n_scores(loss), out.reshape(out.size))
@@ -377,14 +384,13 @@ def hessp(X, y, sw, coef, fit_intercept, loss_id, curvature, V, out):
 
 
 @per_kind
-def hessian_diag_chunks(X, loss, y, sw, coef, fit_intercept, bounds, first, last, totals, vectors):
-    """Chunks ``first:last`` of :func:`hessian_diag`: ``vectors[c]`` gets chunk ``c``'s diagonal
-    (``(K, p)`` flattened)."""
+def hessian_diag_chunks(X, loss, y, sw, W, shift, fit_intercept, bounds, first, last, totals, vectors):
+    """Chunks ``first:last`` of :func:`hessian_diag` (``W, shift`` from :func:`score_vectors`):
+    ``vectors[c]`` gets chunk ``c``'s diagonal (``(K, p)`` flattened)."""
     K = n_scores(loss)
     d = n_cols(X)
-    p = coef.size // K
+    p = vectors.shape[1] // K
     block = rows_per_block(X, 2 * K)
-    W, shift = _score_vectors(loss, X, coef, np.empty((np.int64(0), coef.size)), True)
     Z = np.empty((K, block))
     C = np.empty((K, block))
     S = new_scratch(block)
@@ -416,7 +422,8 @@ _hessian_diag_driver = parallel_chunks(hessian_diag_chunks)
 def hessian_diag_of(X, y, sw, coef, fit_intercept, loss, out):
     """:func:`hessian_diag` for any ``loss`` of :mod:`._scores` (see :func:`loss_gradient_of`)."""
     check_ready(loss, np.int64(HESSIAN))
-    args = (y, sw, coef, fit_intercept)
+    W, shift = score_vectors(X, loss, coef, np.empty((np.int64(0), coef.size)), np.bool_(True))
+    args = (y, sw, W, shift, fit_intercept)
     total_of(*_hessian_diag_driver(X, loss, args, chunk_bounds(X, coef.size), 1, coef.size), out)
 
 

@@ -1,4 +1,4 @@
-"""Wide CSR: the kernels' one pass against their two (``fastloss.kernels.linear.two_passes``).
+"""Wide CSR: the kernels in one pass against two (``fastloss.kernels.linear.two_passes``).
 
     PYTHONPATH=$PWD python bench/csr_wide.py [--n 300000] [--d 100000,600000,1000000] [--nnz 50]
                                              [--classes 1] [--threads 1,2] [--repeat 5]
@@ -7,8 +7,8 @@ For each number of columns ``d``, on one matrix (``fastloss.datasets.make_csr_pr
 columns), times the CSR ``loss_gradient`` and ``hessp`` (logistic, or multinomial with
 ``--classes K`` above 1; intercept, one direction, the curvature recomputed) as the Python API
 runs them (``run_chunks`` over every chunk, fresh partials, combined), once with the kernels'
-one-pass copy and once with their ``WIDE`` copy, which scores a run of blocks and spreads it in a
-second pass. The two give the same bits (checked here). ``*`` marks the copy ``two_passes`` picks
+argument ``two`` false (one pass) and once true (a run of blocks scored, then spread in a
+second pass). The two give the same bits (checked here). ``*`` marks the choice ``two_passes`` makes
 with ``_config.CSR_TWO_PASS_BYTES``; scikit-learn's ``LinearModelLoss.loss_gradient`` (SciPy's
 single-threaded ``X @ w`` and ``X.T @ g``, with ``HalfMultinomialLoss`` for ``K`` classes) is
 timed on the same matrix for scale. Medians in ms.
@@ -60,11 +60,12 @@ def _time_matrix(d: int, args, threads: list[int]) -> None:
         "loss_gradient": (linear.loss_gradient_chunks, (X, loss, y, none, W, shift, True, True, none), coef.size, 1,
                           coef.size),
         "hessp": (linear.hessp_chunks, (X, loss, y, none, WV, shift_v, True, none), V.size, 0, coef.size + V.size),
-    }
+    }  # each kernel's last argument, two, is added per run
 
     def run(name, wide, t):
         kernel, kernel_args, width, n_totals, _ = kernels[name]
-        return run_chunks(kernel.of(loss, wide), kernel_args, bounds_for(X, width), n_totals, width, t)
+        two = True if wide else None  # the kernels' argument: None compiles and runs one pass only
+        return run_chunks(kernel.of(loss), (*kernel_args, two), bounds_for(X, width), n_totals, width, t)
 
     for t in threads:
         cells = []

@@ -6,8 +6,9 @@ import time
 
 import numpy as np
 
-#: Columns of the CSR matrix on which precompile() runs the kernels' two-pass copies: enough that
-#: the objective takes them at one thread (``kernels.linear.two_passes``); 12 stored entries.
+#: Columns of the CSR matrix on which precompile() runs the kernels in two passes (their
+#: specialization for ``two`` a bool): enough that the objective takes them at one thread
+#: (``kernels.linear.two_passes``); 12 stored entries.
 _WIDE_COLUMNS = 1 << 21
 
 
@@ -19,8 +20,8 @@ def precompile(dtypes=("float64", "float32"), layouts=("C", "F", "csr"), losses=
     Every method of :class:`~fastloss.LinearObjective` is run on a tiny problem of each matrix
     type (dtype x layout; for ``"csr"``, x ``index_dtypes``): ``loss_gradient``, ``hessp``,
     ``gradient_hessp`` and the product it returns, ``hessian_diag`` and ``hessian``. For CSR also
-    on a matrix wide enough for the two-pass copies the objective takes from about a million
-    columns on. Each kernel compiles once per matrix type, for every loss; each binary loss adds
+    on a matrix wide enough for the two passes the objective takes from about a million columns on
+    (which compile the kernels' specialization for ``two`` a bool). Each kernel compiles once per matrix type, for every loss; each binary loss adds
     its own small loops (``fastloss.kernels.prepare``). With the cache (on by default) the compiled
     code is written to disk, so later processes only load it.
 

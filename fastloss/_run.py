@@ -40,8 +40,9 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss, want_gradient: bool,
     width = coef.size if want_gradient else 0
     wide = want_gradient and linear.two_passes(X, coef.size, width, thread_count(n_threads), _n_scores(loss))
     W, shift = linear.score_vectors.of(loss)(X, loss, coef, np.empty((0, coef.size)), True)
-    totals, grad = run_chunks(linear.loss_gradient_chunks.of(loss, wide),
-                              (X, loss, y, sw, W, shift, fit_intercept, want_gradient, curvature_out),
+    totals, grad = run_chunks(linear.loss_gradient_chunks.of(loss),
+                              (X, loss, y, sw, W, shift, fit_intercept, want_gradient, curvature_out,
+                               True if wide else None),
                               _bounds(X, coef.size), 1, width, n_threads)
     return float(totals[0]), _linear().rows_of(X, grad, _n_scores(loss))
 
@@ -51,7 +52,8 @@ def hessp(X, y, sw, coef, fit_intercept, loss, curvature, V, n_threads: int) -> 
     linear = _linear()
     W, shift = linear.score_vectors.of(loss)(X, loss, coef, V, curvature.size == 0)  # coef unless cached, V
     wide = linear.two_passes(X, W.size, V.size, thread_count(n_threads), _n_scores(loss))
-    _, out = run_chunks(linear.hessp_chunks.of(loss, wide), (X, loss, y, sw, W, shift, fit_intercept, curvature),
+    _, out = run_chunks(linear.hessp_chunks.of(loss), (X, loss, y, sw, W, shift, fit_intercept, curvature,
+                                                         True if wide else None),
                         _bounds(X, V.size), 0, V.size, n_threads)
     return _linear().rows_of(X, out, V.shape[0] * _n_scores(loss)).reshape(V.shape)
 

@@ -206,21 +206,24 @@ def test_precompile_returns_its_time_and_leaves_kernels_ready(problem):
     np.testing.assert_allclose(obj.loss(np.zeros(obj.n_coef)), np.log(2.0), rtol=1e-13)
 
 
-def _csr_signatures(kernel, key):
-    """(data dtype, index dtype) of the CSR signatures compiled for one copy of a kernel."""
+def _csr_signatures(kernel, key, at, two):
+    """(data dtype, index dtype) of the CSR signatures compiled for one copy of a kernel, with argument
+    ``at`` of type ``two``."""
     from numba import types
 
-    return {(str(X.types[0].dtype), str(X.types[1].dtype)) for X in (s[0] for s in kernel.compiled[key].signatures)
-            if isinstance(X, types.NamedTuple)}
+    return {(str(s[0].types[0].dtype), str(s[0].types[1].dtype)) for s in kernel.compiled[key].signatures
+            if isinstance(s[0], types.NamedTuple) and s[at] == two}
 
 
-def test_precompile_covers_int64_indices_and_the_two_pass_copies():
+def test_precompile_covers_int64_indices_and_two_passes():
+    from numba import types
+
     from fastloss.kernels import linear
 
     fastloss.precompile(dtypes=("float32",), layouts=("csr",), index_dtypes=("int32", "int64"))
-    for kernel in (linear.loss_gradient_chunks, linear.hessp_chunks):
-        for key in ("binary", ("binary", "wide")):  # the one-pass and the two-pass copy
-            assert {("float32", "int32"), ("float32", "int64")} <= _csr_signatures(kernel, key), (kernel, key)
+    for kernel, at in ((linear.loss_gradient_chunks, 9), (linear.hessp_chunks, 8)):  # the argument two
+        for two in (types.none, types.boolean):  # one pass; two passes
+            assert {("float32", "int32"), ("float32", "int64")} <= _csr_signatures(kernel, "binary", at, two), kernel
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -471,7 +471,7 @@ def test_two_million_features_stay_within_the_partial_budget():
 @TWO_THREADS
 def test_two_passes_give_the_bits_of_one(tmp_path):
     """Wide CSR scores a run of blocks, keeps their derivatives and spreads them in a second
-    pass (the ``WIDE`` copies that ``kernels.linear.two_passes`` picks): every partial gets the
+    pass (what ``kernels.linear.two_passes`` picks for the kernels' argument ``two``): every partial gets the
     same terms in the same order as when each block is spread right after it is scored, so every
     method gives the same bits. A fresh process without the cache lowers ``CSR_TWO_PASS_BYTES`` to
     0 (every CSR ``loss_gradient`` and ``hessp`` takes two passes) and ``CSR_KEPT_VALUES`` below
@@ -575,8 +575,7 @@ def test_compiled_kernels_give_the_bits_of_the_python_api_at_1_and_2_threads(los
     """The compiled kernels run the Python API's chunk functions through their ``prange`` drivers,
     one range of chunks per thread: the same bits as the Python API's drivers, at 1 and 2 threads.
     ``many chunks``: one pass, several ranges. ``wide`` (2,097,152 columns): the partial sums and
-    packed coefficients exceed ``CSR_TWO_PASS_BYTES`` at any thread count, so the Python API takes
-    the two-pass copies (the compiled kernels take one pass)."""
+    packed coefficients exceed ``CSR_TWO_PASS_BYTES`` at any thread count, so both take two passes."""
     from fastloss.kernels import CSR, linear, prepare
     from fastloss.kernels._chunks import bounds_for
 

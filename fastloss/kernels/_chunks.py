@@ -188,9 +188,7 @@ def parallel_chunks(chunks):
     Each driver is a copy of one template with ``chunks`` bound as a global (a direct call that
     the on-disk cache can hold) and a name of its own (``module.function``), as the loss loops of
     :mod:`._loops` are made. For a kernel written per kind of loss
-    (:func:`fastloss.kernels._scores.per_kind`), one driver per kind, of its one-pass copy: a
-    driver that could also run the two-pass copy (``per_kind(wide=True)``) doubled the compile time
-    of a compiled CSR kernel's first call (docs/performance.md, "The compiled drivers").
+    (:func:`fastloss.kernels._scores.per_kind`), one driver per kind.
     """
     if hasattr(chunks, "derived"):
         return chunks.derived(parallel_chunks)

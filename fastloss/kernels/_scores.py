@@ -307,15 +307,13 @@ KINDS = {
 
 # --- templates and their copies ---------------------------------------------------------------
 
-def per_kind(template=None, *, inline: bool = False, wide: bool = False):
+def per_kind(template=None, *, inline: bool = False):
     """Decorator: ``template`` is a kernel written once for every kind of loss, compiled per kind
-    by :func:`compile_kinds` (``inline``: as ``jit(inline=True)``, IR-inlined into its callers;
-    ``wide``: also a second copy per kind with the module's global ``WIDE`` True, ``.of(loss,
-    wide=True)``: code under ``if WIDE:`` is compiled into that copy only, as Numba drops a branch
-    on a constant global before typing it). Returns its :class:`PerKind`."""
+    by :func:`compile_kinds` (``inline``: as ``jit(inline=True)``, IR-inlined into its callers).
+    Returns its :class:`PerKind`."""
     if template is None:
-        return lambda template: PerKind(template, inline=inline, wide=wide)
-    return PerKind(template, inline=inline, wide=wide)
+        return lambda template: PerKind(template, inline=inline)
+    return PerKind(template, inline=inline)
 
 
 class PerKind:
@@ -323,19 +321,17 @@ class PerKind:
     ``loss``'s kind (what the Python API runs); compiled code calls a kind's copy through the
     kind's module (``linear.binary.loss_gradient_of``)."""
 
-    def __init__(self, template, derive=None, inline=False, wide=False):
+    def __init__(self, template, derive=None, inline=False):
         self.inline = inline  # compiled with jit(inline=True): IR-inlined into its callers
-        self.wide = wide  # a second copy per kind with WIDE = True
         self.template = template  # the Python function, or None for a derived kernel
         self.derive = derive  # (source per_kind, make(compiled source) -> compiled kernel)
         self.compiled = {}
         self.__name__ = template.__name__ if template is not None else None
         self.__doc__ = template.__doc__ if template is not None else None
 
-    def of(self, loss, wide: bool = False):
-        """The compiled copy of this kernel for ``loss`` (a binary loss id or a :class:`Softmax`);
-        ``wide``: its ``WIDE`` copy (kernels declared ``per_kind(wide=True)``)."""
-        return self.compiled[(kind_of(loss), "wide") if wide else kind_of(loss)]
+    def of(self, loss):
+        """The compiled copy of this kernel for ``loss`` (a binary loss id or a :class:`Softmax`)."""
+        return self.compiled[kind_of(loss)]
 
     def derived(self, make):
         """A kernel made of this one's copies by ``make`` (a ``prange`` driver, say), per kind."""
@@ -350,8 +346,7 @@ def compile_kinds(namespace: dict, module_name: str) -> dict[str, pytypes.Module
     A copy's globals are the template module's, with the steps of the pipeline bound to the
     kind's implementations and every other :class:`PerKind` kernel bound to its copy of the same
     kind, so that templates call each other within a kind. Each copy is a cached
-    :func:`~fastloss._jit.jit` function with a name of its own (``<name>__<kind>``; a ``wide``
-    kernel's second copy ``<name>__<kind>__wide``, with ``WIDE`` True).
+    :func:`~fastloss._jit.jit` function with a name of its own (``<name>__<kind>``).
     """
     kernels = {name: value for name, value in namespace.items() if isinstance(value, PerKind)}
     modules = {}
@@ -367,11 +362,7 @@ def compile_kinds(namespace: dict, module_name: str) -> dict[str, pytypes.Module
             if kernel.template is None:
                 source, make = kernel.derive
                 scope[name] = make(scope[source.__name__])
-        wide_scope = dict(scope, WIDE=True)  # calls the same copies of the other kernels
         for name, kernel in kernels.items():
             kernel.compiled[kind] = scope[name]
-            if kernel.wide:
-                kernel.compiled[(kind, "wide")] = jit(inline=kernel.inline)(
-                    copy_function(kernel.template, wide_scope, f"{name}__{kind}__wide"))
         modules[kind] = module
     return modules

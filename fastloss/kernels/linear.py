@@ -14,10 +14,9 @@ Guarantees
       space are evaluated, and its contribution to the gradient (or Hessian-vector product, or
       Hessian diagonal) is added while the block is still in cache. Wide CSR input is the
       exception (:func:`two_passes`): when the vectors a pass reads at random and the partial
-      sums it updates at random no longer fit in cache together, the Python API runs the
-      ``WIDE`` copies of ``loss_gradient_chunks`` and ``hessp_chunks``, which score a run of
-      blocks, keep its derivatives and spread them in a second pass over those rows, with the
-      same bits.
+      sums it updates at random no longer fit in cache together, ``loss_gradient_chunks`` and
+      ``hessp_chunks`` (argument ``two``) score a run of blocks, keep its derivatives and spread
+      them in a second pass over those rows, with the same bits.
     * Deterministic: rows are split into chunks whose boundaries depend on the data only
       (:func:`fastloss.kernels._matrix.chunk_bounds`); each chunk writes its own partial sums, and
       the partials are combined serially in chunk order. The result is bitwise the same for any
@@ -53,7 +52,7 @@ from numba.extending import overload
 
 from .. import _config
 from .._jit import jit
-from ._chunks import parallel_chunks, sum_chunks, total_of
+from ._chunks import parallel_chunks, sum_chunks, threads_now, total_of
 from ._loops import HESSIAN, mode_of
 from ._matrix import (
     _INLINE,
@@ -112,23 +111,24 @@ def score_vectors(X, loss, coef, V, with_coef):
     return W, shift
 
 
-#: Bound to True in the ``WIDE`` copies of the kernels declared ``per_kind(wide=True)``; code under
-#: ``if WIDE:`` is compiled into those copies only (see :func:`~._scores.per_kind`).
-WIDE = False
-
-
 def two_passes(X, gathered: int, width: int, n_threads: int, n_scores: int = 1) -> bool:
-    """Whether a kernel should take its ``WIDE`` copy: for CSR ``X`` whose vectors read at random
+    """Whether a kernel should run in two passes (its argument ``two``): for CSR ``X`` whose vectors read at random
     (``gathered`` float64) and the partial sums updated at random by ``n_threads`` threads at once
     (``width`` float64 each) hold more than ``_config.CSR_TWO_PASS_BYTES`` together (counted
-    ``_config.CSR_TWO_PASS_MULTINOMIAL`` times for ``n_scores > 1``). Such a copy scores a run of
-    blocks, keeps their derivatives and spreads them in a second pass, instead of spreading each
+    ``_config.CSR_TWO_PASS_MULTINOMIAL`` times for ``n_scores > 1``). The kernel then scores a run
+    of blocks, keeps their derivatives and spreads them in a second pass, instead of spreading each
     block right after scoring it: the random reads of one vector and the random updates of the
     other then no longer evict each other block after block. The results are the same bits either
     way (the partials get the same terms in the same order), so the choice may depend on the thread
     count."""
+    return isinstance(X, CSR) and wants_two_passes.py_func(gathered, width, n_threads, n_scores)
+
+
+@jit(inline=True)
+def wants_two_passes(gathered, width, n_threads, n_scores):
+    """:func:`two_passes` for CSR input, also for compiled code."""
     weight = _config.CSR_TWO_PASS_MULTINOMIAL if n_scores > 1 else 1
-    return isinstance(X, CSR) and 8 * weight * (gathered + n_threads * width) > _config.CSR_TWO_PASS_BYTES
+    return 8 * weight * (gathered + n_threads * width) > _config.CSR_TWO_PASS_BYTES
 
 
 def rows_of(X, flat, n_vectors: int):
@@ -146,55 +146,75 @@ def _rows_of(X, flat, n_vectors):
     return out
 
 
+# The kernels' argument ``two``: ``None``, one pass (each block spread right after it is scored);
+# or a bool, True for two passes (a run of blocks scored, its derivatives kept in ``KEPT``, then
+# spread when the room is full: :func:`_spread_kept`). Numba drops the code under ``if two is not
+# None:`` from the specialization for ``None`` before typing it, so a dense or narrow call compiles
+# none of it; a wide CSR call, and the compiled drivers on CSR (:func:`two_passes_for`), compile
+# the specialization for a bool, which runs either way.
+
 @jit(inline=True)
 def _kept_room(bounds, first, last, block, n_kept):
-    """Room for the derivatives a ``WIDE`` kernel keeps between its passes: ``(n_kept, rows)``,
-    rows the whole range of chunks ``first:last`` or ``_config.CSR_KEPT_VALUES // n_kept`` (at
-    least a block), whichever is less."""
-    rows = bounds[last] - bounds[first]
-    return np.empty((n_kept, max(block, min(rows, _config.CSR_KEPT_VALUES // n_kept))))
+    """Room for the derivatives a kernel keeps between its passes: ``(n_kept, rows)``, rows the
+    whole range of chunks ``first:last`` or ``_config.CSR_KEPT_VALUES // n_kept`` (at least a
+    block), whichever is less."""
+    rows = min(bounds[last] - bounds[first], _config.CSR_KEPT_VALUES // n_kept)
+    return np.empty((n_kept, max(block, rows)))
+
+
+def two_passes_for(X, gathered, width, n_scores):
+    """The kernels' argument ``two`` in compiled code: ``None`` for dense ``X`` (a constant: the
+    two-pass code is not compiled), else :func:`wants_two_passes` at the current thread count."""
+
+
+@overload(two_passes_for, inline="always", jit_options=dict(fastmath=set(_config.FASTMATH), error_model="numpy"))
+def _two_passes_for(X, gathered, width, n_scores):
+    if isinstance(X, types.Array):
+        return lambda X, gathered, width, n_scores: None
+    return lambda X, gathered, width, n_scores: wants_two_passes(gathered, width, threads_now(), n_scores)
 
 
 @jit(inline=True)
 def _keep(KEPT, at, G, m):
-    """``KEPT[:, at:at + m] = G[:, :m]``: a block's derivatives, kept for the second pass."""
+    """``KEPT[:, at:at + m] = G[:, :m]``: a block's derivatives, kept until they are spread."""
     for q in range(KEPT.shape[0]):
         for r in range(m):
             KEPT[q, at + r] = G[q, r]
 
 
 @per_kind(inline=True)
-def _spread_kept(X, bounds, first, last, block, lo, hi, KEPT, G, vectors):
-    """The second pass of a ``WIDE`` kernel: spread rows ``lo:hi`` (whole blocks of chunks
-    ``first:last``, their derivatives in ``KEPT[:, i - lo]``) into their chunks' partials
-    ``vectors[c]`` (:func:`partials_of`), block by block through the scratch ``G``, as the
-    one-pass kernels spread them: every partial gets the same terms in the same order."""
+def _spread_kept(X, bounds, c_lo, last, block, lo, hi, KEPT, G, vectors):
+    """Spread rows ``lo:hi`` (whole blocks, from chunk ``c_lo`` on, their derivatives in
+    ``KEPT[:, i - lo]``) into their chunks' partials ``vectors[c]`` (:func:`partials_of`), block by
+    block through the scratch ``G``: each chunk's blocks start at the chunk's first row, so every
+    partial gets the same terms in the same order whatever the room kept."""
     nq = KEPT.shape[0]
-    for c in range(first, last):
-        if bounds[c + 1] <= lo or bounds[c] >= hi:
-            continue
+    for c in range(c_lo, last):
+        if bounds[c] >= hi:
+            break
         OUT = partials_of(X, vectors[c], nq)
-        for a in range(bounds[c], bounds[c + 1], block):
-            if lo <= a < hi:
-                b = min(bounds[c + 1], a + block)
-                for q in range(nq):
-                    for r in range(b - a):
-                        G[q, r] = KEPT[q, a - lo + r]
-                spread_rows(X, a, b, G, OUT)
+        for a in range(max(lo, bounds[c]), min(hi, bounds[c + 1]), block):
+            b = min(bounds[c + 1], a + block)
+            for q in range(nq):
+                for r in range(b - a):
+                    G[q, r] = KEPT[q, a - lo + r]
+            spread_rows(X, a, b, G, OUT)
 
 
-@per_kind(wide=True)
-def loss_gradient_chunks(X, loss, y, sw, W, shift, fit_intercept, want_gradient, curvature_out,
+@per_kind
+def loss_gradient_chunks(X, loss, y, sw, W, shift, fit_intercept, want_gradient, curvature_out, two,
                          bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`loss_gradient` (``W, shift`` the packed coefficients,
     :func:`score_vectors`): ``totals[c, 0]`` gets chunk ``c``'s loss sum, ``vectors[c]`` its
     gradient sum (when ``want_gradient``; the ``n_scores`` vectors in
     :func:`~._matrix.partials_of`'s layout, see :func:`rows_of`), ``curvature_out`` its rows'
-    curvature (when not empty).
+    curvature (when not empty). ``two``: ``None`` for one pass, or whether in two passes
+    (:func:`two_passes`).
 
     Per cache block: the scores of every row, intercepts included (:func:`score_rows`); the
     loss, gradient and curvature in score space (:func:`derivatives`); then the gradient spread
-    over the same rows (:func:`spread_rows`) while they are in cache.
+    over the same rows (:func:`spread_rows`) while they are in cache (with ``two``: after a run of
+    blocks).
     """
     K = n_scores(loss)
     d = n_cols(X)
@@ -206,9 +226,12 @@ def loss_gradient_chunks(X, loss, y, sw, W, shift, fit_intercept, want_gradient,
     C = np.empty((K, block))
     S = new_scratch(block)
     acc_intercept = np.empty(K)
-    if WIDE:  # the gradient's rows since row kept_from, spread in a second pass (two_passes)
-        KEPT = _kept_room(bounds, first, last, block, K)
-        kept_from = bounds[first]
+    KEPT = np.empty((K, 0))  # with two passes, the gradient's rows since row kept_from
+    if two is not None:
+        if two and want_gradient:
+            KEPT = _kept_room(bounds, first, last, block, K)
+    kept_from = bounds[first]
+    kept_chunk = first
     for c in range(first, last):
         G_out = partials_of(X, vectors[c], K)  # no values when no gradient is wanted
         acc_intercept[:] = 0.0
@@ -216,10 +239,11 @@ def loss_gradient_chunks(X, loss, y, sw, W, shift, fit_intercept, want_gradient,
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
-            if WIDE:
-                if want_gradient and b - kept_from > KEPT.shape[1]:  # full: spread (G is free)
-                    _spread_kept(X, bounds, first, last, block, kept_from, a, KEPT, G, vectors)
+            if two is not None:
+                if two and want_gradient and b - kept_from > KEPT.shape[1]:  # full: spread (G is free)
+                    _spread_kept(X, bounds, kept_chunk, last, block, kept_from, a, KEPT, G, vectors)
                     kept_from = a
+                    kept_chunk = c
             score_rows(X, a, b, W, Z)
             add_shift(shift, m, Z)
             acc_loss += derivatives(loss, mode, y, sw, a, m, Z, G, C, S)
@@ -229,7 +253,9 @@ def loss_gradient_chunks(X, loss, y, sw, W, shift, fit_intercept, want_gradient,
                     for r in range(m):
                         acc += G[k, r]
                     acc_intercept[k] += acc
-                if WIDE:
+                if two is None:
+                    spread_rows(X, a, b, G, G_out)
+                elif two:
                     _keep(KEPT, a - kept_from, G, m)
                 else:
                     spread_rows(X, a, b, G, G_out)
@@ -240,9 +266,9 @@ def loss_gradient_chunks(X, loss, y, sw, W, shift, fit_intercept, want_gradient,
         if want_gradient and fit_intercept:
             partials_add(X, G_out, d, acc_intercept)
         totals[c, 0] = acc_loss
-    if WIDE:
-        if want_gradient:
-            _spread_kept(X, bounds, first, last, block, kept_from, bounds[last], KEPT, G, vectors)
+    if two is not None:
+        if two and want_gradient:
+            _spread_kept(X, bounds, kept_chunk, last, block, kept_from, bounds[last], KEPT, G, vectors)
 
 
 _loss_gradient_driver = parallel_chunks(loss_gradient_chunks)
@@ -252,12 +278,13 @@ _loss_gradient_driver = parallel_chunks(loss_gradient_chunks)
 def loss_gradient_of(X, y, sw, coef, fit_intercept, loss, want_gradient, grad_out, curvature_out):
     """:func:`loss_gradient` for any ``loss`` of :mod:`._scores` (a binary loss id or a
     :class:`Softmax`): the one driver of the binary and multinomial kernels. The coefficients are
-    packed once (:func:`score_vectors`). Compiled code runs the one-pass copies only, even for
-    wide CSR (docs/performance.md, "The compiled drivers")."""
+    packed once (:func:`score_vectors`); wide CSR takes two passes where :func:`two_passes` says so
+    for the current thread count, as in the Python API."""
     check_ready(loss, mode_of(want_gradient, curvature_out.size > 0))
     W, shift = score_vectors(X, loss, coef, np.empty((np.int64(0), coef.size)), np.bool_(True))
-    args = (y, sw, W, shift, fit_intercept, want_gradient, curvature_out)
     width = coef.size if want_gradient else 0
+    two = two_passes_for(X, coef.size, width, n_scores(loss))
+    args = (y, sw, W, shift, fit_intercept, want_gradient, curvature_out, two)
     totals, vectors = _loss_gradient_driver(X, loss, args, chunk_bounds(X, coef.size), 1, width)
     combined = np.empty(width)
     total = total_of(totals, vectors, combined)
@@ -291,8 +318,8 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
                                    np.bool_(want_gradient), grad_out, curvature_out)
 
 
-@per_kind(wide=True)
-def hessp_chunks(X, loss, y, sw, W, shift, fit_intercept, curvature, bounds, first, last, totals, vectors):
+@per_kind
+def hessp_chunks(X, loss, y, sw, W, shift, fit_intercept, curvature, two, bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`hessp` (``W, shift`` from :func:`score_vectors`: the
     coefficients unless the curvature is cached, then the ``k`` directions): ``vectors[c]`` gets
     chunk ``c``'s products, the
@@ -318,19 +345,23 @@ def hessp_chunks(X, loss, y, sw, W, shift, fit_intercept, curvature, bounds, fir
     S = new_scratch(block)
     acc_intercept = np.empty(n_dir * K)
     mode = np.int64(HESSIAN)
-    if WIDE:  # the products' rows since row kept_from, spread in a second pass (two_passes)
-        KEPT = _kept_room(bounds, first, last, block, n_dir * K)
-        kept_from = bounds[first]
+    KEPT = np.empty((n_dir * K, 0))  # with two passes, the products' rows since row kept_from
+    if two is not None:
+        if two:
+            KEPT = _kept_room(bounds, first, last, block, n_dir * K)
+    kept_from = bounds[first]
+    kept_chunk = first
     for c in range(first, last):
         OUT = partials_of(X, vectors[c], n_dir * K)
         acc_intercept[:] = 0.0
         for a in range(bounds[c], bounds[c + 1], block):
             b = min(bounds[c + 1], a + block)
             m = b - a
-            if WIDE:
-                if b - kept_from > KEPT.shape[1]:  # full: spread (T is free)
-                    _spread_kept(X, bounds, first, last, block, kept_from, a, KEPT, T, vectors)
+            if two is not None:
+                if two and b - kept_from > KEPT.shape[1]:  # full: spread (T is free)
+                    _spread_kept(X, bounds, kept_chunk, last, block, kept_from, a, KEPT, T, vectors)
                     kept_from = a
+                    kept_chunk = c
             score_rows(X, a, b, W, Z)
             add_shift(shift, m, Z)
             if cached:
@@ -345,14 +376,17 @@ def hessp_chunks(X, loss, y, sw, W, shift, fit_intercept, curvature, bounds, fir
                 for r in range(m):
                     acc += T[q, r]
                 acc_intercept[q] += acc
-            if WIDE:
+            if two is None:
+                spread_rows(X, a, b, T, OUT)
+            elif two:
                 _keep(KEPT, a - kept_from, T, m)
             else:
                 spread_rows(X, a, b, T, OUT)
         if fit_intercept:
             partials_add(X, OUT, d, acc_intercept)
-    if WIDE:
-        _spread_kept(X, bounds, first, last, block, kept_from, bounds[last], KEPT, T, vectors)
+    if two is not None:
+        if two:
+            _spread_kept(X, bounds, kept_chunk, last, block, kept_from, bounds[last], KEPT, T, vectors)
 
 
 _hessp_driver = parallel_chunks(hessp_chunks)
@@ -364,7 +398,8 @@ def hessp_of(X, y, sw, coef, fit_intercept, loss, curvature, V, out):
     if curvature.size == 0:
         check_ready(loss, np.int64(HESSIAN))
     W, shift = score_vectors(X, loss, coef, V, curvature.size == 0)
-    args = (y, sw, W, shift, fit_intercept, curvature)
+    two = two_passes_for(X, W.size, V.size, n_scores(loss))
+    args = (y, sw, W, shift, fit_intercept, curvature, two)
     combined = np.empty(V.size)
     total_of(*_hessp_driver(X, loss, args, chunk_bounds(X, V.size), 1, V.size), combined)
     partials_to_rows(X, combined, V.shape[0] * n_scores(loss), out.reshape(out.size))

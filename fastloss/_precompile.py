@@ -21,9 +21,10 @@ def precompile(dtypes=("float64", "float32"), layouts=("C", "F", "csr"), losses=
     type (dtype x layout; for ``"csr"``, x ``index_dtypes``): ``loss_gradient``, ``hessp``,
     ``gradient_hessp`` and the product it returns, ``hessian_diag`` and ``hessian``. For CSR also
     on a matrix wide enough for the two passes the objective takes from about a million columns on
-    (which compile the kernels' specialization for ``two`` a bool). Each kernel compiles once per matrix type, for every loss; each binary loss adds
-    its own small loops (``fastloss.kernels.prepare``). With the cache (on by default) the compiled
-    code is written to disk, so later processes only load it.
+    (which compile the kernels' specialization for ``two`` a bool). Each kernel compiles once per
+    matrix type, for every loss; each binary loss adds its own small loops
+    (``fastloss.kernels.prepare``). With the cache (on by default) the compiled code is written to
+    disk, so later processes only load it.
 
     ``index_dtypes``: the CSR index types to cover, of ``"int32"`` and ``"int64"``. SciPy gives
     int64 indices to matrices with 2**31 or more stored entries (or dimensions), and only to those

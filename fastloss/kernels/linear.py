@@ -112,9 +112,10 @@ def score_vectors(X, loss, coef, V, with_coef):
 
 
 def two_passes(X, gathered: int, width: int, n_threads: int, n_scores: int = 1) -> bool:
-    """Whether a kernel should run in two passes (its argument ``two``): for CSR ``X`` whose vectors read at random
-    (``gathered`` float64) and the partial sums updated at random by ``n_threads`` threads at once
-    (``width`` float64 each) hold more than ``_config.CSR_TWO_PASS_BYTES`` together (counted
+    """Whether a kernel should run in two passes (its argument ``two``): for CSR ``X`` whose
+    vectors read at random (``gathered`` float64) and the partial sums updated at random by
+    ``n_threads`` threads at once (``width`` float64 each) hold more than
+    ``_config.CSR_TWO_PASS_BYTES`` together (counted
     ``_config.CSR_TWO_PASS_MULTINOMIAL`` times for ``n_scores > 1``). The kernel then scores a run
     of blocks, keeps their derivatives and spreads them in a second pass, instead of spreading each
     block right after scoring it: the random reads of one vector and the random updates of the
@@ -321,10 +322,10 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss_id, want_gradient, grad_ou
 @per_kind
 def hessp_chunks(X, loss, y, sw, W, shift, fit_intercept, curvature, two, bounds, first, last, totals, vectors):
     """Chunks ``first:last`` of :func:`hessp` (``W, shift`` from :func:`score_vectors`: the
-    coefficients unless the curvature is cached, then the ``k`` directions): ``vectors[c]`` gets
-    chunk ``c``'s products, the
-    ``k * n_scores`` vectors of ``(k, n_coef)`` in :func:`~._matrix.partials_of`'s layout
-    (:func:`rows_of` turns the combined sum into rows; ``totals`` is not used).
+    coefficients unless the curvature is cached, then the ``k`` directions; ``two`` as for
+    :func:`loss_gradient_chunks`): ``vectors[c]`` gets chunk ``c``'s products, the ``k * n_scores``
+    vectors of ``(k, n_coef)`` in :func:`~._matrix.partials_of`'s layout (:func:`rows_of` turns the
+    combined sum into rows; ``totals`` is not used).
 
     Per cache block: one read of the rows scores them against the coefficients (unless the
     curvature is cached) and all ``k`` directions (:func:`score_rows` of the packed vectors);

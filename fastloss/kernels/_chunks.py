@@ -130,9 +130,8 @@ def huge_pages(a):
     """Ask the kernel to back C-contiguous array ``a`` with huge pages (transparent huge pages in
     ``madvise`` mode, as NumPy asks for its own arrays of 4 MiB and more); before its pages are
     first touched. Numba allocates without that advice. The partial sums that a CSR kernel updates
-    at random (megabytes per chunk) then cost a TLB miss per few updates instead of nearly every
-    one: the compiled drivers' CSR ``loss_gradient`` took 132 ms with Numba's ``np.zeros`` for its
-    partials against 105 ms with NumPy's (docs/performance.md, "Huge pages for the partial sums")."""
+    at random (megabytes per chunk) then miss the TLB far less often (docs/performance.md, "The
+    compiled drivers")."""
     size = a.size * a.itemsize
     if size >= _config.HUGE_PAGE_MIN_BYTES:
         address = np.uintp(a.ctypes.data)

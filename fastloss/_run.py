@@ -44,7 +44,7 @@ def loss_gradient(X, y, sw, coef, fit_intercept, loss, want_gradient: bool,
                               (X, loss, y, sw, W, shift, fit_intercept, want_gradient, curvature_out,
                                True if wide else None),
                               _bounds(X, coef.size), 1, width, n_threads)
-    return float(totals[0]), _linear().rows_of(X, grad, _n_scores(loss))
+    return float(totals[0]), linear.rows_of(X, grad, _n_scores(loss))
 
 def hessp(X, y, sw, coef, fit_intercept, loss, curvature, V, n_threads: int) -> np.ndarray:
     """``(k, n_coef)`` products with the ``k`` directions ``V``; ``curvature`` from
@@ -55,7 +55,7 @@ def hessp(X, y, sw, coef, fit_intercept, loss, curvature, V, n_threads: int) -> 
     _, out = run_chunks(linear.hessp_chunks.of(loss), (X, loss, y, sw, W, shift, fit_intercept, curvature,
                                                          True if wide else None),
                         _bounds(X, V.size), 0, V.size, n_threads)
-    return _linear().rows_of(X, out, V.shape[0] * _n_scores(loss)).reshape(V.shape)
+    return linear.rows_of(X, out, V.shape[0] * _n_scores(loss)).reshape(V.shape)
 
 def hessian_diag(X, y, sw, coef, fit_intercept, loss, n_threads: int) -> np.ndarray:
     """``(n_coef,)`` diagonal of the Hessian."""

@@ -168,7 +168,7 @@ def two_passes_for(X, gathered, width, n_scores):
     two-pass code is not compiled), else :func:`wants_two_passes` at the current thread count."""
 
 
-@overload(two_passes_for, inline="always", jit_options=dict(fastmath=set(_config.FASTMATH), error_model="numpy"))
+@overload(two_passes_for, inline="always", **_INLINE)
 def _two_passes_for(X, gathered, width, n_scores):
     if isinstance(X, types.Array):
         return lambda X, gathered, width, n_scores: None

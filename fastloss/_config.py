@@ -68,9 +68,6 @@ CSR_KEPT_VALUES = 1 << 21
 #: this many bytes ahead of the ones it scores, a few cache lines per class pair, so that its
 #: first pass over a tile's rows does not wait for memory (docs/performance.md, "Prefetching").
 PREFETCH_BYTES = 16 * 1024
-#: The one-vector-at-a-time score loop (``kernels._matrix._dot_c_each``, binary kernels, float64)
-#: requests the row about this many bytes ahead (at least 4 rows) before scoring each row.
-ROW_PREFETCH_BYTES = 3 * 1024
 
 #: Upper bound of rows in one block (the per-block scratch vectors are on the stack-sized heap).
 MAX_BLOCK_ROWS = 256

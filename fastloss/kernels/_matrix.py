@@ -516,17 +516,8 @@ def _dot_c_each(X, a, b, W, Z):
     """C-order :func:`rows_dot_each` (2-D ``W``, ``Z``)."""
     d = X.shape[1]
     first = np.uintp(a)
-    # float64 only: the row ROW_PREFETCH_BYTES ahead is requested before each row is scored
-    # (float32 ran slower with it: docs/performance.md).
-    flat = X.reshape(X.size)
-    per_line = 64 // 8
-    ahead = max(4, _config.ROW_PREFETCH_BYTES // max(1, d * 8))
     for r in range(b - a):
         i = first + np.uintp(r)
-        if X.itemsize == 8:
-            ahead_start = (a + r + ahead) * d
-            for q in range(ahead_start, min(ahead_start + d, flat.size), per_line):
-                _prefetch(flat, q, 0)
         for k in range(W.shape[0]):
             acc = 0.0
             for j in range(d):

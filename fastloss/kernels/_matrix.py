@@ -513,16 +513,27 @@ def _as_rows_impl(A):
 
 @jit(inline=True)
 def _dot_c_each(X, a, b, W, Z):
-    """C-order :func:`rows_dot_each` (2-D ``W``, ``Z``)."""
+    """C-order :func:`rows_dot_each` (2-D ``W``, ``Z``): the vectors two at a time, so that one load
+    of ``X[i, j]`` feeds both (the last of an odd count alone)."""
     d = X.shape[1]
+    K = W.shape[0]
     first = np.uintp(a)
     for r in range(b - a):
         i = first + np.uintp(r)
-        for k in range(W.shape[0]):
+        for k in range(0, K - 1, 2):
+            acc0 = 0.0
+            acc1 = 0.0
+            for j in range(d):
+                x = X[i, j]
+                acc0 += x * W[k, j]
+                acc1 += x * W[k + 1, j]
+            Z[k, r] = acc0
+            Z[k + 1, r] = acc1
+        if K % 2 == 1:
             acc = 0.0
             for j in range(d):
-                acc += X[i, j] * W[k, j]
-            Z[k, r] = acc
+                acc += X[i, j] * W[K - 1, j]
+            Z[K - 1, r] = acc
 
 
 @jit(inline=True)

@@ -468,37 +468,59 @@ def _axpy_c_rows4(X, a, r_start, r_stop, G, OUT):
 
 
 @jit(inline=True)
+def _column8(A, k, r):
+    """``A[k, r:r + 8]`` as a tuple (eight registers)."""
+    return (A[k, r], A[k, r + 1], A[k, r + 2], A[k, r + 3], A[k, r + 4], A[k, r + 5], A[k, r + 6], A[k, r + 7])
+
+
+@jit(inline=True)
+def _rows8(X, i, j):
+    """``X[i:i + 8, j]`` as a tuple (``i`` unsigned)."""
+    one = np.uintp(1)
+    return (X[i, j], X[i + one, j], X[i + 2 * one, j], X[i + 3 * one, j],
+            X[i + 4 * one, j], X[i + 5 * one, j], X[i + 6 * one, j], X[i + 7 * one, j])
+
+
+@jit(inline=True)
+def _sum8(g, x):
+    """``sum_q g[q] x[q]`` over eight terms, in one fixed tree."""
+    return (((g[0] * x[0] + g[1] * x[1]) + (g[2] * x[2] + g[3] * x[3]))
+            + ((g[4] * x[4] + g[5] * x[5]) + (g[6] * x[6] + g[7] * x[7])))
+
+
+@jit(inline=True)
 def _axpy_c_rows8(X, a, b, G, OUT):
-    """C-order ``rows_axpy`` for ``G.shape[0] >= 2``: eight rows per update of ``OUT[k]``.
+    """C-order ``rows_axpy`` for ``G.shape[0] >= 2``: eight rows per update of ``OUT[k]``, two
+    classes per load of the rows.
 
     The one-class update of ``OUT[k, :]`` is bound by its loads and stores: eight rows per
-    update instead of four halve the loads and stores of ``OUT`` per FMA, and with one class at
-    a time the eight broadcast ``G[k, r]`` and the two accumulators still fit in registers
-    (each ``X`` load feeds one FMA straight from memory). Tiles of several classes per row
-    group, which re-use each loaded ``X`` vector, need a register per (row, class) pair and
-    spilled; Numba leaves LLVM's SLP vectorizer off, so a tile of register sums over the rows
-    stays scalar (docs/performance.md, "Measured choices", has both comparisons). Rows past the
-    last group of eight go by four, then one by one; the grouping depends only on the position in
-    the block.
+    update instead of four halve the loads and stores of ``OUT`` per FMA, and updating two
+    classes from each load of the eight rows (16 broadcast ``G[k, r]`` in registers, which
+    AVX-512's 32 vector registers hold) cuts the loads per FMA from 9/8 to 10/16; the last class
+    of an odd count goes alone. Each class's sum is the same tree (:func:`_sum8`) either way.
+    Numba leaves LLVM's SLP vectorizer off, so a tile of register sums over the rows would stay
+    scalar: the loop runs over ``j`` (docs/performance.md, "Measured choices", has the
+    comparisons). Rows past the last group of eight go by four, then one by one; the grouping
+    depends only on the position in the block.
     """
     d = X.shape[1]
+    K = G.shape[0]
     m = b - a
     first = np.uintp(a)
     m8 = m - m % 8
     for r in range(0, m8, 8):
         i = first + np.uintp(r)
-        for k in range(G.shape[0]):
-            g0 = G[k, r]
-            g1 = G[k, r + 1]
-            g2 = G[k, r + 2]
-            g3 = G[k, r + 3]
-            g4 = G[k, r + 4]
-            g5 = G[k, r + 5]
-            g6 = G[k, r + 6]
-            g7 = G[k, r + 7]
+        for k in range(0, K - 1, 2):
+            g0 = _column8(G, k, r)
+            g1 = _column8(G, k + 1, r)
             for j in range(d):
-                OUT[k, j] += (((g0 * X[i, j] + g1 * X[i + 1, j]) + (g2 * X[i + 2, j] + g3 * X[i + 3, j]))
-                              + ((g4 * X[i + 4, j] + g5 * X[i + 5, j]) + (g6 * X[i + 6, j] + g7 * X[i + 7, j])))
+                x = _rows8(X, i, j)
+                OUT[k, j] += _sum8(g0, x)
+                OUT[k + 1, j] += _sum8(g1, x)
+        if K % 2 == 1:
+            g = _column8(G, K - 1, r)
+            for j in range(d):
+                OUT[K - 1, j] += _sum8(g, _rows8(X, i, j))
     _axpy_c_rows4(X, a, m8, m, G, OUT)
 
 

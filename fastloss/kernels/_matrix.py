@@ -103,13 +103,13 @@ def vectors_set(X, P, j, w):
 
 def rows_dot_packed(X, a, b, P, Z):
     """``Z[j, i - a] = X[i, :d] @ w_j[:d]`` for rows ``a <= i < b``, ``w_j`` the vectors of ``P``
-    (:func:`vectors_empty`), one vector at a time: for the few vectors of the binary kernels,
-    which then compile no register tile."""
+    (:func:`vectors_empty`), two vectors per read of a row (dense C; the last of an odd count
+    alone): for the few vectors of the binary kernels, which then compile no register tile."""
 
 
 def rows_axpy(X, a, b, G, OUT):
     """``OUT[k, :d] += sum_i G[k, i - a] * X[i, :d]``; for many rows of ``G`` (dense C: eight rows
-    of ``X`` per update of ``OUT[k]`` from 2 rows of ``G`` on)."""
+    of ``X`` per update of ``OUT[k]``, two rows of ``G`` per load of them, from 2 rows of ``G`` on)."""
 
 
 def rows_axpy_each(X, a, b, G, OUT):

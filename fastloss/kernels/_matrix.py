@@ -35,6 +35,21 @@ from .. import _config
 from .._jit import jit
 
 
+def _has_wide_registers() -> bool:
+    """Whether Numba compiles for a target with AVX-512 (32 vector registers): the CPU features it
+    compiles for (``NUMBA_CPU_FEATURES``, else the host's). Numba's cache keys each compiled
+    function on the same features, so no cached copy is served to another target."""
+    import llvmlite.binding as llvm
+    from numba.core import config
+
+    features = config.CPU_FEATURES if config.CPU_FEATURES is not None else llvm.get_host_cpu_features().flatten()
+    return "+avx512f" in features.split(",")
+
+
+#: :func:`_axpy_c_rows8` updates two classes per load of the rows only with 32 vector registers (its
+#: 16 broadcast weights); with AVX2's 16 it goes one class at a time (docs/performance.md).
+_PAIR_CLASSES = _has_wide_registers()
+
 def _is_dense(X, layout):
     return isinstance(X, types.Array) and X.ndim == 2 and X.layout == layout
 
@@ -496,8 +511,9 @@ def _axpy_c_rows8(X, a, b, G, OUT):
     The one-class update of ``OUT[k, :]`` is bound by its loads and stores: eight rows per
     update instead of four halve the loads and stores of ``OUT`` per FMA, and updating two
     classes from each load of the eight rows (16 broadcast ``G[k, r]`` in registers, which
-    AVX-512's 32 vector registers hold) cuts the loads per FMA from 9/8 to 10/16; the last class
-    of an odd count goes alone. Each class's sum is the same tree (:func:`_sum8`) either way.
+    AVX-512's 32 vector registers hold: ``_PAIR_CLASSES``) cuts the loads per FMA from 9/8 to
+    10/16; the last class of an odd count goes alone. Each class's sum is the same tree
+    (:func:`_sum8`) either way.
     Numba leaves LLVM's SLP vectorizer off, so a tile of register sums over the rows would stay
     scalar: the loop runs over ``j`` (docs/performance.md, "Measured choices", has the
     comparisons). Rows past the last group of eight go by four, then one by one; the grouping
@@ -508,19 +524,21 @@ def _axpy_c_rows8(X, a, b, G, OUT):
     m = b - a
     first = np.uintp(a)
     m8 = m - m % 8
+    alone = K - K % 2 if _PAIR_CLASSES else 0  # the classes from here on go one at a time
     for r in range(0, m8, 8):
         i = first + np.uintp(r)
-        for k in range(0, K - 1, 2):
-            g0 = _column8(G, k, r)
-            g1 = _column8(G, k + 1, r)
+        if _PAIR_CLASSES:
+            for k in range(0, alone, 2):
+                g0 = _column8(G, k, r)
+                g1 = _column8(G, k + 1, r)
+                for j in range(d):
+                    x = _rows8(X, i, j)
+                    OUT[k, j] += _sum8(g0, x)
+                    OUT[k + 1, j] += _sum8(g1, x)
+        for k in range(alone, K):
+            g = _column8(G, k, r)
             for j in range(d):
-                x = _rows8(X, i, j)
-                OUT[k, j] += _sum8(g0, x)
-                OUT[k + 1, j] += _sum8(g1, x)
-        if K % 2 == 1:
-            g = _column8(G, K - 1, r)
-            for j in range(d):
-                OUT[K - 1, j] += _sum8(g, _rows8(X, i, j))
+                OUT[k, j] += _sum8(g, _rows8(X, i, j))
     _axpy_c_rows4(X, a, m8, m, G, OUT)
 
 

@@ -371,3 +371,19 @@ def test_sparse_gram_path_bitwise_same_at_1_and_2_threads(index_dtype):
 
     a, b = _threads_1_and_2(binary)
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("features, paired", [("+64bit,+avx,+avx2,+fma", False),
+                                              ("+64bit,+avx,+avx2,+fma,+avx512f", True),
+                                              ("+64bit,+avx,+avx2,+fma,-avx512f", False)])
+def test_classes_are_paired_only_for_targets_with_avx512(features, paired):
+    """The multinomial update pairs classes (16 broadcast weights in registers) only where Numba
+    compiles for AVX-512, read from the features it compiles for (``NUMBA_CPU_FEATURES`` here)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from fastloss.kernels import _matrix; print(_matrix._PAIR_CLASSES)"
+    env = dict(os.environ, NUMBA_CPU_FEATURES=features)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(paired)

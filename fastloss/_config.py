@@ -69,8 +69,13 @@ CSR_KEPT_VALUES = 1 << 21
 #: first pass over a tile's rows does not wait for memory (docs/performance.md, "Prefetching").
 PREFETCH_BYTES = 16 * 1024
 
-#: Upper bound of rows in one block (the per-block scratch vectors are on the stack-sized heap).
+#: Upper bound of rows in one block (the per-block scratch vectors are on the stack-sized heap) ...
 MAX_BLOCK_ROWS = 256
+#: ... but dense blocks of narrow rows (under 32 float64) reach ``BLOCK_BYTES`` with up to this
+#: many rows: each block pays a fixed cost (the loss's loop is called through a pointer, the
+#: scratch is walked once per step), which 256 rows of 20 features did not amortize
+#: (docs/performance.md, "Narrow dense rows").
+MAX_DENSE_BLOCK_ROWS = 1024
 #: A block of 8 rows or more is a multiple of this many rows: the dense register tiles work on
 #: 4 (scores) and 8 (gradient update) rows at a time, and a block of 81 rows (64 KiB of
 #: 100 float64 features) ended in a tile that scored one row four times and an update of one

@@ -82,8 +82,9 @@ def n_cols(X):
 
 
 def block_rows(X):
-    """Rows per cache block: about ``BLOCK_BYTES`` of ``X``, between 1 and ``MAX_BLOCK_ROWS``,
-    a multiple of ``BLOCK_ROW_MULTIPLE`` from that many rows on (:func:`whole_tiles`)."""
+    """Rows per cache block: about ``BLOCK_BYTES`` of ``X``, between 1 and ``MAX_DENSE_BLOCK_ROWS``
+    (dense; CSR: ``MAX_BLOCK_ROWS``), a multiple of ``BLOCK_ROW_MULTIPLE`` from that many rows on
+    (:func:`whole_tiles`)."""
 
 
 def chunk_bounds(X, width):
@@ -345,7 +346,7 @@ def _block_rows(X):
 
         def impl(X):
             per_row = max(1, X.shape[1] * itemsize)
-            return whole_tiles(max(1, min(_config.MAX_BLOCK_ROWS, _config.BLOCK_BYTES // per_row)))
+            return whole_tiles(max(1, min(_config.MAX_DENSE_BLOCK_ROWS, _config.BLOCK_BYTES // per_row)))
         return impl
     if _is_csr(X):
         return lambda X: _config.MAX_BLOCK_ROWS

@@ -69,7 +69,8 @@ CSR_KEPT_VALUES = 1 << 21
 #: first pass over a tile's rows does not wait for memory (docs/performance.md, "Prefetching").
 PREFETCH_BYTES = 16 * 1024
 
-#: Upper bound of rows in one block (the per-block scratch vectors are on the stack-sized heap) ...
+#: Upper bound of rows in one block of CSR rows or pointwise samples (the per-block scratch
+#: vectors are on the stack-sized heap) ...
 MAX_BLOCK_ROWS = 256
 #: ... but dense blocks of narrow rows (under 32 float64) reach ``BLOCK_BYTES`` with up to this
 #: many rows: each block pays a fixed cost (the loss's loop is called through a pointer, the

@@ -6,8 +6,8 @@ The matrix and pointwise kernels never name a loss. Per block of samples they ca
 need); it reads the address of that (loss, mode) loop from a process-wide table and calls it.
 So each kernel compiles once per matrix type and links no loss code, and each loss's loop
 compiles once, as a small ``cfunc`` (cached on disk like the kernels), for every kernel and
-every matrix type. A call costs one indirect call per block of up to ``MAX_BLOCK_ROWS``
-samples.
+every matrix type. A call costs one indirect call per block (up to ``MAX_DENSE_BLOCK_ROWS`` rows of
+dense ``X``, ``MAX_BLOCK_ROWS`` of CSR ``X`` or pointwise samples).
 
 Every loop is a copy of :func:`_loop_template` whose globals name the loss's scalar functions
 (:mod:`fastloss.losses`) and the outputs of the mode, under a name of its own

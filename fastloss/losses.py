@@ -158,7 +158,8 @@ def logistic_value(y, z):
 @scalar
 def logistic_gradient(y, z):
     # sigmoid(z) - y over the denominator 1 + exp(-|z|): no cancellation for hard labels.
-    e = _math.exp(-abs(z))
+    # exp(-|z|) as logistic_value_gradient takes it (the compensated one), for the same bits.
+    e = _math._exp_dd(-abs(z))[0]
     numerator = ((1.0 - y) - y * e) if z >= 0.0 else ((1.0 - y) * e - y)
     return numerator / (1.0 + e)
 

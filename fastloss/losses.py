@@ -459,18 +459,48 @@ row = jit()
 @row
 def multinomial_block_max(Z, m, zmax, top, others):
     """The first step of :func:`multinomial_block_softmax`: ``zmax[r]`` and ``top[r]`` of the
-    ``m`` first columns of ``Z``; ``others[r] = 0``."""
+    ``m`` first columns of ``Z``; ``others[r] = 0``. Returns how many of the ``m K`` scores are
+    not finite (kernels that take the scores unchecked count them here, in the pass that reads
+    them anyway; the others ignore it and LLVM drops the count).
+
+    The classes are compared three at a time (``zmax`` and ``top`` read and written once per
+    three), in class order; the last group repeats the last class where ``K - 1`` is not a
+    multiple of three, which changes nothing (a class seen again is never larger than the
+    maximum that included it) and is not counted twice.
+    """
     K = Z.shape[0]
+    nonfinite = 0
     for r in range(m):
-        zmax[r] = Z[0, r]
+        v = Z[0, r]
+        nonfinite += not np.isfinite(v)
+        zmax[r] = v
         top[r] = 0
         others[r] = 0.0
-    for k in range(1, K):
+    last = K - 1
+    for k in range(1, K, 3):
+        k1 = min(k + 1, last)
+        k2 = min(k + 2, last)
+        new1 = k + 1 <= last
+        new2 = k + 2 <= last
         for r in range(m):
-            v = Z[k, r]
-            bigger = v > zmax[r]
-            zmax[r] = v if bigger else zmax[r]
-            top[r] = k if bigger else top[r]
+            best = zmax[r]
+            at = top[r]
+            v0 = Z[k, r]
+            bigger = v0 > best
+            best = v0 if bigger else best
+            at = k if bigger else at
+            v1 = Z[k1, r]
+            bigger = v1 > best
+            best = v1 if bigger else best
+            at = k1 if bigger else at
+            v2 = Z[k2, r]
+            bigger = v2 > best
+            best = v2 if bigger else best
+            at = k2 if bigger else at
+            zmax[r] = best
+            top[r] = at
+            nonfinite += (not np.isfinite(v0)) + (new1 and not np.isfinite(v1)) + (new2 and not np.isfinite(v2))
+    return nonfinite
 
 
 @row

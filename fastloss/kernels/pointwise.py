@@ -272,9 +272,10 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
     :data:`TOTALS` (``y_nonfinite`` counts every label that is not a class index in ``[0, K)``).
 
     A block of rows (:func:`multinomial_block_rows`) is transposed into ``(K, rows)`` float64
-    scratch (:func:`fastloss.kernels._transpose.rows_to_columns`, 8 x 8 tiles of shuffles), so that
+    scratch (:func:`fastloss.kernels._transpose.rows_to_columns`, tiles of shuffles), so that
     every loop runs over the rows of the block with the class fixed: the softmax
-    (:func:`fastloss.losses.multinomial_block_softmax`), the loss, the Hessian diagonal. They
+    (:func:`fastloss.losses.multinomial_block_softmax`; its first step also counts the scores that
+    are not finite), the loss, the Hessian diagonal. They
     vectorize for any ``K``, where a loop over the ``K = 10`` classes of one row hardly does. The
     gradient is scaled while it is transposed back into the output
     (:func:`~fastloss.kernels._transpose.columns_to_rows` with the rows' factors ``s / (1 + others)``),
@@ -314,9 +315,6 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
             m = min(stop, a + block) - a
             rows_to_columns(raw_flat, a, m, K, E_flat, block)
             # Views indexed from 0 (``y[a + r]`` compiles to gathers: the index could be negative).
-            scores = raw_flat[a * K:(a + m) * K]
-            for j in range(m * K):  # on its own, the count vectorizes
-                raw_nonfinite += not np.isfinite(scores[j])
             y_here = y[a:a + m]
             for r in range(m):
                 ok, label[r] = _class_index(y_here[r], n_classes)  # used as an index only when it is one
@@ -332,7 +330,7 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
             # few lines per class: the exponentials take long enough to hide the memory's latency
             # (requested all at once, the lines stalled the core; left to the hardware, the block's
             # memory traffic and its arithmetic did not overlap: docs/performance.md).
-            multinomial_block_max(E, m, zmax, top, others)
+            raw_nonfinite += multinomial_block_max(E, m, zmax, top, others)  # (float32 keeps inf/nan in float64)
             ahead = (a + block) * K  # the next block's first score; class k asks for m of its values
             _request_lines(y, a + block, a + 2 * block, False)
             _request_lines(loss_out, a + block, a + 2 * block, True)

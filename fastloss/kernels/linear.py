@@ -508,8 +508,8 @@ def gram_pack(X, a, b, fit_intercept, XT):
 
 @jit(inline=True)
 def _pack_c(X, a, b, XT):
-    """C order: 8 x 8 tiles transposed in registers (:func:`._transpose.rows_to_columns`: eight
-    vector loads along rows, eight vector stores along ``XT``'s columns)."""
+    """C order: tiles transposed in registers (:func:`._transpose.rows_to_columns`: vector loads
+    along rows, vector stores along ``XT``'s columns)."""
     rows_to_columns(X.reshape(X.size), a, b - a, X.shape[1], XT.reshape(XT.size), XT.shape[1])
 
 

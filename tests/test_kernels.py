@@ -89,12 +89,14 @@ def test_dense_blocks_are_whole_register_tiles():
 
 
 @pytest.mark.parametrize("src_dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("K, m", [(8, 8), (10, 64), (13, 21), (3, 40), (1000, 5), (9, 7), (16, 33)])
+@pytest.mark.parametrize("K, m", [(8, 8), (10, 64), (13, 21), (3, 40), (1000, 5), (9, 7), (16, 33),
+                                  (2, 16), (4, 8), (5, 9), (6, 31), (7, 24), (12, 17), (11, 8), (1, 10)])
 def test_block_transposition_between_rows_and_columns(K, m, src_dtype):
     """``kernels._transpose``: rows of a C-ordered (n, K) array to the columns of (K, width)
-    scratch and back, with and without a factor per row, in 8 x 8 tiles where the block is at least
-    one tile on both sides (the edge tiles overlap), value by value otherwise; nothing outside the
-    block is written, on either side."""
+    scratch and back, with and without a factor per row, in tiles where the block has at least 8
+    rows and 2 classes (8 x 8, 8 x 4 and 8 x 2, the edge tiles overlapping: every combination of
+    a wide tile and a narrow last one is in the list), value by value otherwise; nothing outside
+    the block is written, on either side."""
     from fastloss.kernels._transpose import columns_to_rows, rows_to_columns
 
     rng = np.random.default_rng(K * m)

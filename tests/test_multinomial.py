@@ -409,3 +409,47 @@ def test_rows_axpy_row_groups_edges():
                     axpy(X, a, b, G, OUT)
                     np.testing.assert_allclose(OUT[:, :d], expected[:, :d], rtol=1e-12, atol=1e-12)
                     np.testing.assert_array_equal(OUT[:, d], expected[:, d])
+
+
+@pytest.mark.parametrize("K", [2, 3, 4, 5, 10, 11])  # groups of three classes: whole, and the last short by 1 or 2
+def test_block_max_is_the_first_maximum_in_class_order_and_counts_nonfinite_scores(K):
+    """``multinomial_block_max`` compares the classes three at a time: the same maximum and argmax
+    as a scan in class order with ``>`` (the first index among ties; a nan never replaces the
+    maximum, and a nan in class 0 stays), and it returns exactly how many of the block's scores
+    are not finite, each counted once, whichever class holds them."""
+    from fastloss.losses import multinomial_block_max
+
+    rng = np.random.default_rng(K)
+    m, width = 45, 48
+    Z = np.round(rng.standard_normal((K, width)), 1)  # rounded: many ties
+    for r, k in zip(rng.integers(0, m, 12), rng.integers(0, K, 12), strict=True):
+        Z[k, r] = rng.choice([np.nan, np.inf, -np.inf])
+    Z[:, m] = np.inf  # past the first m columns: neither scanned nor counted
+    Z[K - 1, 0] = np.nan  # the last class, which a short last group repeats
+    zmax, top, others = np.full(width, 7.0), np.full(width, -1, dtype=np.int64), np.full(width, 7.0)
+    count = multinomial_block_max(Z, m, zmax, top, others)
+    expected_max, expected_top = Z[0, :m].copy(), np.zeros(m, dtype=np.int64)
+    for k in range(1, K):
+        bigger = Z[k, :m] > expected_max
+        expected_max[bigger], expected_top[bigger] = Z[k, :m][bigger], k
+    np.testing.assert_array_equal(zmax[:m], expected_max)
+    np.testing.assert_array_equal(top[:m], expected_top)
+    assert (others[:m] == 0.0).all() and (others[m:] == 7.0).all() and (top[m:] == -1).all()
+    assert count == np.count_nonzero(~np.isfinite(Z[:, :m])) > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pointwise_multinomial_refuses_every_nonfinite_score(dtype):
+    """The kernel's count of scores that are not finite (taken while the row maximum is) sees a
+    nan, inf or -inf in any class, in a whole block, in the last partial one and in its last
+    rows, before the call returns anything."""
+    L = fastloss.get_loss("multinomial")
+    n, K = 75, 11  # a block of 64 rows and 11 left over; 11 classes: a short last group of three
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, K, n).astype(np.float64)
+    for r in (0, 40, 63, 64, 70, 74):
+        for k in range(K):
+            raw = rng.standard_normal((n, K)).astype(dtype)
+            raw[r, k] = (np.nan, np.inf, -np.inf)[(r + k) % 3]
+            with pytest.raises(ValueError, match="raw_prediction.*non-finite"):
+                L.loss_gradient(y, raw)

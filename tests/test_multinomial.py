@@ -249,12 +249,14 @@ def test_pointwise_extreme_scores():
     assert np.all(np.isfinite(obj.hessp(coef, np.ones_like(coef))))
 
 
-@pytest.mark.parametrize("K, n", [(1000, 100), (5000, 53), (9, 1203), (8, 7), (5, 70)])
+@pytest.mark.parametrize("K, n", [(1000, 100), (5000, 53), (9, 1203), (8, 7), (5, 70), (2, 20), (3, 40),
+                                  (7, 33), (10, 75), (12, 64)])
 def test_pointwise_any_number_of_classes_against_the_reference(K, n):
     """One kernel for every K: many classes and few rows (blocks of fewer rows, a last block
     narrower than a transposition tile), a class count one past a tile (tiles that overlap), one
-    tile exactly with fewer rows than a tile, fewer classes than a tile; float64 and float32,
-    weighted, every output, with the labels at and away from the argmax."""
+    tile exactly with fewer rows than a tile, fewer classes than a tile (tiles 2 and 4 wide), and
+    8 x 8 tiles followed by a narrow one (K = 10, 12); float64 and float32, weighted, every output,
+    with the labels at and away from the argmax."""
     rng = np.random.default_rng(K + n)
     raw = rng.standard_normal((n, K)) * 4
     raw[::7] *= 100.0  # some rows with one class dominating, some p within 1e-300 of 1

@@ -330,7 +330,9 @@ def multinomial_pointwise_chunks(y, raw, sw, loss_out, grad_out, hess_out, bound
             # few lines per class: the exponentials take long enough to hide the memory's latency
             # (requested all at once, the lines stalled the core; left to the hardware, the block's
             # memory traffic and its arithmetic did not overlap: docs/performance.md).
-            raw_nonfinite += multinomial_block_max(E, m, zmax, top, others)  # (float32 keeps inf/nan in float64)
+            # The raw scores that are not finite, counted on their float64 copies in E (converting
+            # a float32 score keeps it finite or not).
+            raw_nonfinite += multinomial_block_max(E, m, zmax, top, others)
             ahead = (a + block) * K  # the next block's first score; class k asks for m of its values
             _request_lines(y, a + block, a + 2 * block, False)
             _request_lines(loss_out, a + block, a + 2 * block, True)
